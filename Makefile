@@ -1,0 +1,33 @@
+# Two commands set everything up on a fresh machine with Python >= 3.11:
+#   make demo   the main job on the embedded default (synthetic events -> ingest -> flush -> stats)
+#   make test   the test suite (needs Redis on 127.0.0.1:6379; see README)
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	TALLY_DATA_DIR=$${TALLY_DATA_DIR:-.tally-demo} $(BIN)/tally demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: $(STAMP) lint
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) .tally .tally-demo build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The REST API (FastAPI): ingest, buffer, flush, store stats, health, metrics."""

@@ -1,0 +1,54 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from tally import __version__
+from tally.api import errors, events
+from tally.runtime.core import Runtime
+
+
+def create_api(runtime: Runtime, *, stop_on_shutdown: bool = True) -> FastAPI:
+    """The API around an already-built runtime."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if stop_on_shutdown:
+            await run_in_threadpool(runtime.stop)
+
+    app = FastAPI(
+        title="Tally",
+        version=__version__,
+        description="Product-analytics events in, analytics and jobs out.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    errors.install(app)
+    app.include_router(events.router)
+
+    @app.get("/api/v1/health", tags=["health"])
+    async def health(request: Request) -> JSONResponse:
+        """Redis, store, workers and buffer; 200 when healthy, 503 (with reasons) when not."""
+        ok, checks = await run_in_threadpool(request.app.state.runtime.health)
+        body: dict[str, Any] = {"status": "ok" if ok else "degraded", **checks}
+        return JSONResponse(status_code=200 if ok else 503, content=body)
+
+    @app.get("/metrics", tags=["health"], include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        """Prometheus metrics of this process."""
+        try:
+            await run_in_threadpool(request.app.state.runtime.buffer_info)
+        except Exception:  # noqa: S110 - metrics must render even when Redis is down
+            pass
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,1 @@
+"""The durable event buffer between ingest and the store."""

@@ -1,0 +1,128 @@
+"""`tally`: run the processes and operate the pipeline."""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from tally import keys
+from tally.cli import demo, ops
+from tally.cli.common import fail, friendly_errors, load_settings, print_banner, setup_logging
+from tally.errors import StoreLocked
+from tally.runtime.core import Runtime, embedded_runtime
+from tally.settings import Mode
+
+app = typer.Typer(
+    help="Tally: events in, analytics and jobs out.", no_args_is_help=True, add_completion=False
+)
+app.add_typer(ops.events_app, name="events")
+app.add_typer(ops.store_app, name="store")
+app.add_typer(ops.db_app, name="db")
+app.command("status")(ops.status)
+app.command("demo")(demo.demo)
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="port")] = None,
+) -> None:
+    """Serve the REST API (in embedded mode, the all-in-one process)."""
+    settings = load_settings()
+    setup_logging(settings.log_level)
+    print_banner(settings)
+    from tally.api.app import create_api
+
+    with friendly_errors():
+        if settings.mode is Mode.EMBEDDED:
+            runtime = embedded_runtime(settings)
+        else:
+            runtime = Runtime(settings, run_tasks=False)
+    uvicorn.run(
+        create_api(runtime),
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
+
+
+@app.command()
+def dev(
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="port")] = None,
+) -> None:
+    """All-in-one: API, worker and scheduler in this process, owning the embedded store."""
+    settings = load_settings()
+    if settings.mode is not Mode.EMBEDDED:
+        fail("`tally dev` is the embedded all-in-one; unset REDIS_URL or run api/worker/beat")
+    api(host=host, port=port)
+
+
+@app.command()
+def worker(
+    queues: Annotated[
+        str | None, typer.Option("-Q", "--queues", help="comma-separated queues (default: all)")
+    ] = None,
+    concurrency: Annotated[int, typer.Option("-c", "--concurrency", min=1)] = 4,
+    pool: Annotated[str | None, typer.Option(help="threads|solo|prefork")] = None,
+    name: Annotated[str | None, typer.Option(help="worker name")] = None,
+) -> None:
+    """Run a worker (Redis mode). With the embedded store it is the store's one owner."""
+    settings = load_settings()
+    setup_logging(settings.log_level)
+    print_banner(settings)
+    if settings.mode is Mode.EMBEDDED:
+        fail("no REDIS_URL: embedded mode runs its worker inside `tally dev`")
+    selected = [q.strip() for q in (queues or ",".join(keys.QUEUES)).split(",") if q.strip()]
+    unknown = sorted(set(selected) - set(keys.QUEUES))
+    if unknown:
+        fail(f"--queues: unknown queue(s) {', '.join(unknown)}; known: {', '.join(keys.QUEUES)}")
+    chosen_pool = pool or "threads"
+    if settings.store_kind == "chdb" and chosen_pool == "prefork":
+        fail("--pool prefork: the embedded chDB store needs one process; use threads or solo")
+    runtime = Runtime(settings, run_tasks=True)
+    hostname = name or f"tally-{os.getpid()}@{socket.gethostname()}"
+    if keys.EVENTS_QUEUE in selected:
+        try:
+            runtime.context.store()  # open now: a locked store is an error at start, not later
+        except StoreLocked as exc:
+            fail(str(exc))
+    runtime.start_heartbeat(hostname, selected, concurrency, chosen_pool)
+    from tally.queue.engine import run_worker
+
+    try:
+        code = run_worker(
+            runtime.app,
+            queues=selected,
+            concurrency=concurrency,
+            pool=chosen_pool,
+            loglevel=settings.log_level,
+            hostname=hostname,
+        )
+    finally:
+        runtime.stop()
+    raise typer.Exit(code)
+
+
+@app.command()
+def beat() -> None:
+    """Run the scheduler (Redis mode): flushes every TALLY_FLUSH_INTERVAL_S."""
+    settings = load_settings()
+    setup_logging(settings.log_level)
+    print_banner(settings)
+    if settings.mode is Mode.EMBEDDED:
+        fail("no REDIS_URL: embedded mode runs its scheduler inside `tally dev`")
+    from tally.queue.engine import run_beat
+
+    runtime = Runtime(settings, run_tasks=False)
+    run_beat(runtime.app, settings.data_dir / "beat-schedule", settings.log_level)
+
+
+def main() -> None:
+    """Console entry point."""
+    app()

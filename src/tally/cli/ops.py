@@ -1,0 +1,117 @@
+"""Operating commands: flush, store stats, schema upgrade, status."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from tally.cli.common import console, friendly_errors, kv_table, load_settings, setup_logging
+from tally.errors import TallyError
+from tally.runtime.core import Runtime, embedded_runtime, stop_embedded
+from tally.settings import Mode, Settings
+
+events_app = typer.Typer(help="The event buffer.", no_args_is_help=True)
+store_app = typer.Typer(help="The analytics store.", no_args_is_help=True)
+db_app = typer.Typer(help="Schemas.", no_args_is_help=True)
+
+Timeout = Annotated[float, typer.Option("--timeout", help="seconds to wait for the job")]
+
+
+def _runtime(settings: Settings) -> Runtime:
+    # Embedded: this process becomes the store's owner for the command's duration.
+    if settings.mode is Mode.EMBEDDED:
+        return embedded_runtime(settings)
+    return Runtime(settings, run_tasks=False)
+
+
+def _done(runtime: Runtime) -> None:
+    if runtime.mode is Mode.EMBEDDED:
+        stop_embedded()
+    else:
+        runtime.stop()
+
+
+@events_app.command("flush")
+def events_flush(
+    wait: Annotated[bool, typer.Option(help="wait for the flush to finish")] = True,
+    timeout: Timeout = 120.0,
+) -> None:
+    """Flush the buffer into the store now."""
+    settings = load_settings()
+    setup_logging("WARNING")
+    with friendly_errors():
+        runtime = _runtime(settings)
+        try:
+            report = runtime.flush(wait, timeout)
+        finally:
+            _done(runtime)
+    console.print(kv_table("flush", report))
+
+
+@store_app.command("stats")
+def store_stats(timeout: Timeout = 30.0) -> None:
+    """Events stored (distinct event_id), time range, bytes on disk."""
+    settings = load_settings()
+    setup_logging("WARNING")
+    with friendly_errors():
+        runtime = _runtime(settings)
+        try:
+            stats = runtime.store_stats(timeout)
+        finally:
+            _done(runtime)
+    console.print(kv_table("store", stats))
+
+
+@db_app.command("upgrade")
+def db_upgrade(timeout: Timeout = 120.0) -> None:
+    """Create or migrate the store's schema (idempotent)."""
+    settings = load_settings()
+    setup_logging("WARNING")
+    with friendly_errors():
+        runtime = _runtime(settings)
+        try:
+            applied = runtime.db_upgrade(timeout)
+        finally:
+            _done(runtime)
+    if applied:
+        for line in applied:
+            console.print(f"[green]applied[/] {line}")
+    else:
+        console.print("schema is up to date")
+
+
+def status(timeout: Timeout = 5.0) -> None:
+    """Mode, Redis, workers, buffer and store at a glance."""
+    settings = load_settings()
+    setup_logging("WARNING")
+    runtime = _runtime(settings)
+    try:
+        ok, checks = runtime.health()
+        console.print(kv_table("Tally", {k: checks.get(k) for k in ("mode", "redis", "store")}))
+        _workers_table(checks.get("workers", []))
+        console.print(kv_table("buffer", checks.get("buffer", {})))
+        try:
+            console.print(kv_table("store stats", runtime.store_stats(timeout)))
+        except TallyError as exc:
+            console.print(f"[yellow]store stats unavailable:[/] {exc}")
+        for problem in checks.get("problems", []):
+            console.print(f"[red]problem:[/] {problem}")
+    finally:
+        _done(runtime)
+    raise typer.Exit(0 if ok else 1)
+
+
+def _workers_table(workers: list[dict[str, Any]]) -> None:
+    table = Table(title="workers", title_justify="left")
+    for column in ("name", "queues", "pool", "store"):
+        table.add_column(column)
+    for w in workers:
+        table.add_row(
+            str(w.get("name")),
+            ",".join(w.get("queues", [])) if isinstance(w.get("queues"), list) else "all",
+            str(w.get("pool", "threads")),
+            "owner" if w.get("store_open") else "",
+        )
+    console.print(table)

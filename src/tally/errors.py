@@ -1,0 +1,64 @@
+"""One tree of Tally's errors; library errors are translated into these at the boundary."""
+
+from __future__ import annotations
+
+
+class TallyError(Exception):
+    """Raised when anything in Tally fails; the root every other error derives from."""
+
+
+class ConfigError(TallyError):
+    """Raised when settings are missing, contradictory or unsafe for the chosen mode."""
+
+
+class ValidationFailed(TallyError):
+    """Raised when input cannot be used at all; carries the field and the reason."""
+
+    def __init__(self, field: str, reason: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.reason = reason
+        self.message = message
+
+
+class PayloadTooLarge(ValidationFailed):
+    """Raised when a request body or batch passes the configured size limits."""
+
+
+class UnavailableError(TallyError):
+    """Raised when a backing service (Redis, the store, the broker) cannot be reached."""
+
+    def __init__(self, service: str, message: str) -> None:
+        super().__init__(f"{service} unavailable: {message}")
+        self.service = service
+        self.message = message
+
+
+class BufferUnavailable(UnavailableError):
+    """Raised when the event buffer cannot accept or hand out events (Redis down)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("redis", message)
+
+
+class StoreError(TallyError):
+    """Raised when the analytics store rejects a query or an insert."""
+
+
+class StoreUnavailable(UnavailableError):
+    """Raised when the analytics store cannot be opened or reached."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("store", message)
+
+
+class StoreLocked(StoreUnavailable):
+    """Raised when an embedded store's data directory is already owned by another process."""
+
+
+class JobError(TallyError):
+    """Raised when a job cannot be enqueued or its result cannot be fetched."""
+
+
+class JobTimeout(JobError):
+    """Raised when waiting for a job's result takes longer than the caller allowed."""

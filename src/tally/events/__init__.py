@@ -1,0 +1,1 @@
+"""Events: the schema, strict validation with typed rejection reasons, and encoding."""

@@ -1,0 +1,223 @@
+"""The event schema of SPEC §2 and its typed rejection reasons."""
+
+from __future__ import annotations
+
+import re
+import socket
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from functools import lru_cache
+from ipaddress import ip_address
+from typing import Annotated, Any, Final
+
+import orjson
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic_core import PydanticCustomError
+
+from tally.events.countries import ISO_3166_ALPHA2
+
+
+class Reason(StrEnum):
+    """Why an event (or a whole request) was rejected; counted in metrics."""
+
+    INVALID_JSON = "invalid_json"
+    NOT_AN_OBJECT = "not_an_object"
+    MISSING_FIELD = "missing_field"
+    UNKNOWN_FIELD = "unknown_field"
+    INVALID_FIELD = "invalid_field"
+    INVALID_COUNTRY = "invalid_country"
+    TOO_LARGE = "too_large"
+    BOT_USER_AGENT = "bot_user_agent"
+    FUTURE_TIMESTAMP = "future_timestamp"
+    EXPIRED_TIMESTAMP = "expired_timestamp"
+
+
+# Columns of the store, in insert order; an encoded event has exactly these keys.
+COLUMNS: Final[tuple[str, ...]] = (
+    "event_id",
+    "event_type",
+    "entity_type",
+    "entity_id",
+    "user_id",
+    "session_id",
+    "country",
+    "category",
+    "event_metadata",
+    "ip_address",
+    "user_agent",
+    "referrer",
+    "created_at",
+)
+
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$"
+_BOT_UA = re.compile(
+    r"bot\b|bot/|crawl|spider|slurp|scrapy|curl/|wget/|python-requests|python-urllib|"
+    r"go-http-client|httpclient|headlesschrome|phantomjs|facebookexternalhit|lighthouse",
+    re.IGNORECASE,
+)
+MAX_METADATA_BYTES: Final = 16_384
+
+
+@lru_cache(maxsize=8192)
+def is_bot_user_agent(user_agent: str) -> bool:
+    """True when the user agent names a crawler, a bot or a scripting client."""
+    # Cached: real traffic repeats a few thousand user agents over and over.
+    return _BOT_UA.search(user_agent) is not None
+
+
+def normalize_ip(value: str) -> str | None:
+    """The canonical text of an IPv4 or IPv6 address, or None when it is not one."""
+    try:
+        socket.inet_pton(socket.AF_INET, value)  # C fast path for the common case
+    except OSError:
+        try:
+            return str(ip_address(value))
+        except ValueError:
+            return None
+    return value
+
+
+def _ident(value: object) -> object:
+    # Ids often arrive as integers from client apps; store them as their decimal text.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def _none_is_empty(value: object) -> object:
+    return "" if value is None else value
+
+
+Ident = Annotated[str, BeforeValidator(_ident), Field(max_length=256)]
+Text64 = Annotated[str, BeforeValidator(_none_is_empty), Field(max_length=64)]
+
+
+class ValidationContext:
+    """What validation needs to know of the moment and the deployment."""
+
+    __slots__ = ("max_future", "now", "oldest", "reject_bots")
+
+    def __init__(
+        self, *, now: datetime, retention_days: int, max_future_skew_s: int, reject_bots: bool
+    ) -> None:
+        self.now = now
+        self.oldest = now - timedelta(days=retention_days)
+        self.max_future = now + timedelta(seconds=max_future_skew_s)
+        self.reject_bots = reject_bots
+
+
+def _fail(reason: Reason, field: str, message: str) -> PydanticCustomError:
+    # The field travels in the error context: model-level checks have no location of their own.
+    return PydanticCustomError(reason.value, message, {"field": field})
+
+
+class Event(BaseModel):
+    """One analytics event as accepted by Tally (SPEC §2)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: Annotated[str, Field(max_length=64)] | None = None
+    event_type: str = Field(min_length=1, max_length=64, pattern=_NAME)
+    entity_type: Text64 = ""
+    entity_id: Ident = ""
+    user_id: Ident = ""
+    session_id: Ident = ""
+    country: Annotated[str, BeforeValidator(_none_is_empty), Field(max_length=2)] = ""
+    category: Text64 = ""
+    event_metadata: dict[str, Any] | str | None = None
+    ip_address: Annotated[str, Field(max_length=64)] | None = None
+    user_agent: Annotated[str, BeforeValidator(_none_is_empty), Field(max_length=1024)] = ""
+    referrer: Annotated[str, BeforeValidator(_none_is_empty), Field(max_length=2048)] = ""
+    created_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _checks(self, info: ValidationInfo) -> Event:
+        # One Python call per event for every rule pydantic-core cannot express: the ingest
+        # path validates tens of thousands of events a second, and each call costs.
+        ctx: ValidationContext | None = info.context
+        if self.event_id is not None:
+            self.event_id = _canonical_uuid(self.event_id)
+        if self.country:
+            code = self.country.upper()
+            if code not in ISO_3166_ALPHA2:
+                raise _fail(
+                    Reason.INVALID_COUNTRY, "country",
+                    f"country {self.country!r} is not an ISO-3166 alpha-2 code",
+                )
+            self.country = code
+        if bool(self.entity_type) != bool(self.entity_id):
+            raise _fail(
+                Reason.INVALID_FIELD, "entity_id",
+                "entity_type and entity_id go together: give both or neither",
+            )
+        if self.event_metadata is not None:
+            self.event_metadata = _metadata_json(self.event_metadata)
+        if self.ip_address is not None:
+            ip = normalize_ip(self.ip_address)
+            if ip is None:
+                raise _fail(
+                    Reason.INVALID_FIELD, "ip_address",
+                    f"ip_address {self.ip_address!r} is not an IPv4 or IPv6 address",
+                )
+            self.ip_address = ip
+        if self.user_agent and (ctx is None or ctx.reject_bots) and is_bot_user_agent(
+            self.user_agent
+        ):
+            raise _fail(Reason.BOT_USER_AGENT, "user_agent", "user_agent looks like a bot")
+        if self.created_at is not None:
+            self.created_at = _check_time(self.created_at, ctx)
+        return self
+
+
+def _canonical_uuid(value: str) -> str:
+    import uuid
+
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise _fail(
+            Reason.INVALID_FIELD, "event_id", f"event_id {value!r} is not a UUID"
+        ) from None
+
+
+def _metadata_json(value: dict[str, Any] | str) -> str:
+    """The metadata as compact JSON text; a JSON string is parsed first (seed 004)."""
+    if isinstance(value, str):
+        if len(value) > MAX_METADATA_BYTES:
+            raise _fail(
+                Reason.TOO_LARGE, "event_metadata",
+                f"event_metadata is larger than {MAX_METADATA_BYTES} bytes",
+            )
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
+            raise _fail(
+                Reason.INVALID_FIELD, "event_metadata", f"event_metadata is not JSON: {exc}"
+            ) from None
+        if not isinstance(value, dict):
+            raise _fail(Reason.INVALID_FIELD, "event_metadata", "event_metadata must be an object")
+    if not value:
+        return ""
+    text = orjson.dumps(value).decode()
+    if len(text) > MAX_METADATA_BYTES:
+        raise _fail(
+            Reason.TOO_LARGE, "event_metadata",
+            f"event_metadata is larger than {MAX_METADATA_BYTES} bytes",
+        )
+    return text
+
+
+def _check_time(value: datetime, ctx: ValidationContext | None) -> datetime:
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if ctx is not None:
+        if value > ctx.max_future:
+            raise _fail(
+                Reason.FUTURE_TIMESTAMP, "created_at",
+                f"created_at {value.isoformat()} is in the future beyond the allowed clock skew",
+            )
+        if value < ctx.oldest:
+            raise _fail(
+                Reason.EXPIRED_TIMESTAMP, "created_at",
+                f"created_at {value.isoformat()} is older than the retention period",
+            )
+    return value

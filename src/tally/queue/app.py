@@ -1,0 +1,117 @@
+"""The Celery app: queues, routes, and a Redis configuration hardened against lost work."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from kombu import Queue
+
+from tally import keys
+from tally.queue.base import TallyCelery
+from tally.queue.context import TaskContext
+from tally.settings import Settings
+
+# A hard time limit leaves a task this long after its soft limit to clean up.
+HARD_LIMIT_GRACE_S = 30
+# Margin between the longest hard limit and the broker's visibility timeout.
+VISIBILITY_MARGIN_S = 60
+
+
+def hard_limit_s(settings: Settings) -> int:
+    """Hard time limit of a job with the default timeout."""
+    return settings.job_timeout_s + HARD_LIMIT_GRACE_S
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """Celery settings for the mode in force; each line says why it is there."""
+    redis_url = settings.broker_redis_url()
+    hard = hard_limit_s(settings)
+    conf: dict[str, Any] = {
+        # JSON only: pickle would let whoever can write to Redis run code in the workers.
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "timezone": "UTC",
+        "enable_utc": True,
+        # Ack after the task finishes, so a worker killed mid-task (SIGKILL, OOM) leaves the
+        # message unacknowledged and it is delivered again (celery#3541). Tasks are idempotent.
+        "task_acks_late": True,
+        # If a pool child dies, reject (requeue) its message instead of acking it as failed.
+        "task_reject_on_worker_lost": True,
+        # A worker reserves only the task it is about to run: others can take the rest, and a
+        # killed worker takes no reserved-but-unstarted work down with it.
+        "worker_prefetch_multiplier": 1,
+        # With acks_late, tasks running when the broker connection drops are cancelled and
+        # re-delivered rather than finishing into a channel that can no longer ack them.
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "task_soft_time_limit": settings.job_timeout_s,
+        "task_time_limit": hard,
+        "task_track_started": True,
+        # Results are kept as long as job history (seed 003: 7 days), never forever (#7801).
+        "result_expires": timedelta(seconds=settings.result_expires_s),
+        "result_extended": True,
+        # Start even if the broker is not up yet; keep retrying instead of exiting.
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_retry": True,
+        "broker_connection_max_retries": None,
+        # Callers (the API) fail fast with 503 instead of hanging when Redis is down.
+        "broker_connection_timeout": settings.redis_timeout_s,
+        "task_queues": [Queue(name) for name in keys.QUEUES],
+        "task_default_queue": keys.DEFAULT_QUEUE,
+        "task_routes": {
+            keys.TASK_FLUSH: {"queue": keys.EVENTS_QUEUE},
+            keys.TASK_STORE_STATS: {"queue": keys.EVENTS_QUEUE},
+            keys.TASK_DB_UPGRADE: {"queue": keys.EVENTS_QUEUE},
+        },
+        "worker_hijack_root_logger": False,
+        "beat_schedule": {
+            "flush-events": {
+                "task": keys.TASK_FLUSH,
+                "schedule": timedelta(seconds=settings.flush_interval_s),
+                # A flush missed by a stopped beat is superseded by the next one.
+                "options": {"expires": settings.flush_interval_s},
+            },
+        },
+    }
+    if redis_url:
+        transport = {
+            # An unacknowledged message is re-delivered after this long. It must exceed the
+            # longest task's hard limit, or a long task runs twice (celery#5935).
+            "visibility_timeout": hard + VISIBILITY_MARGIN_S,
+            "socket_timeout": settings.redis_timeout_s,
+            "socket_connect_timeout": settings.redis_timeout_s,
+            "retry_on_timeout": True,
+        }
+        conf.update(
+            broker_url=redis_url,
+            result_backend=redis_url,
+            broker_transport_options=transport,
+            result_backend_transport_options={"retry_policy": {"timeout": 5.0}},
+            redis_socket_timeout=settings.redis_timeout_s,
+            redis_socket_connect_timeout=settings.redis_timeout_s,
+            redis_retry_on_timeout=True,
+            redis_backend_health_check_interval=15,
+        )
+    else:
+        conf.update(
+            broker_url="memory://",
+            result_backend="cache+memory://",
+            # One backend object for all threads: the in-memory result cache would otherwise
+            # be per thread, and the caller would never see the worker thread's result.
+            result_backend_thread_safe=True,
+            # The in-memory transport polls; its 1 s default gives ~1 s latency per job.
+            broker_transport_options={"polling_interval": settings.embedded_poll_interval_s},
+        )
+    return conf
+
+
+def create_app(settings: Settings, context: TaskContext | None = None) -> TallyCelery:
+    """A Celery app for `settings`, with Tally's built-in tasks registered."""
+    from tally.queue import tasks
+
+    app = TallyCelery("tally", set_as_current=False)
+    app.config_from_object(celery_config(settings))
+    app.tally = context
+    tasks.register(app, settings)
+    return app

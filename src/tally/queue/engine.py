@@ -1,0 +1,98 @@
+"""Run Celery workers and beat: as a process (`tally worker`) or as threads (embedded)."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+from celery import beat
+from celery.signals import worker_ready, worker_shutdown
+
+from tally import keys
+from tally.queue.base import TallyCelery
+
+log = logging.getLogger("tally.engine")
+
+
+def run_worker(
+    app: TallyCelery,
+    *,
+    queues: list[str],
+    concurrency: int,
+    pool: str,
+    loglevel: str,
+    hostname: str | None = None,
+    on_ready: Any = None,
+    on_shutdown: Any = None,
+) -> int:
+    """Run a worker in this process until it is told to stop; return its exit code."""
+    if on_ready is not None:
+        worker_ready.connect(lambda **_: on_ready(), weak=False)
+    if on_shutdown is not None:
+        worker_shutdown.connect(lambda **_: on_shutdown(), weak=False)
+    worker = app.Worker(
+        queues=queues,
+        concurrency=concurrency,
+        pool=pool,
+        loglevel=loglevel,
+        hostname=hostname or f"tally@{socket.gethostname()}",
+        # No mingle/gossip: Tally's own heartbeats in Redis say who is alive.
+        without_mingle=True,
+        without_gossip=True,
+    )
+    worker.start()
+    return int(getattr(worker, "exitcode", 0) or 0)
+
+
+def run_beat(app: TallyCelery, schedule_path: Path, loglevel: str) -> None:
+    """Run the scheduler in this process."""
+    schedule_path.parent.mkdir(parents=True, exist_ok=True)
+    app.Beat(schedule=str(schedule_path), loglevel=loglevel).run()
+
+
+class EmbeddedEngine:
+    """A worker (thread pool) and the scheduler as threads of this process (SPEC §1)."""
+
+    def __init__(self, app: TallyCelery, *, concurrency: int, schedule_path: Path) -> None:
+        self._app = app
+        schedule_path.parent.mkdir(parents=True, exist_ok=True)
+        # Pool threads trace tasks against the *current* app; without this they use Celery's
+        # fallback app, whose disabled result backend silently drops every result.
+        app.finalize()
+        app.set_current()
+        app.set_default()
+        self._worker = app.WorkController(
+            pool="threads",
+            concurrency=concurrency,
+            queues=list(keys.QUEUES),
+            hostname=f"tally-embedded@{socket.gethostname()}",
+            without_heartbeat=True,
+            without_mingle=True,
+            without_gossip=True,
+            loglevel=logging.WARNING,
+        )
+        self._worker_thread = threading.Thread(
+            target=self._worker.start, name="tally-worker", daemon=True
+        )
+        self._beat: Any = beat.EmbeddedService(
+            app, thread=True, schedule_filename=str(schedule_path), max_interval=1.0
+        )
+
+    def start(self) -> None:
+        """Start the worker and the scheduler threads."""
+        self._worker_thread.start()
+        self._beat.start()
+
+    @property
+    def alive(self) -> bool:
+        """True while the worker thread runs."""
+        return self._worker_thread.is_alive()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop the scheduler, then let the worker finish its tasks and stop."""
+        self._beat.stop()
+        self._worker.stop(in_sighandler=False)
+        self._worker_thread.join(timeout_s)

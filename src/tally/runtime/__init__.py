@@ -1,0 +1,1 @@
+"""Wiring: builds the parts a process needs for the configured mode."""

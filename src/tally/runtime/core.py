@@ -1,0 +1,184 @@
+"""One process's view of Tally: buffer, job engine and (in its owner) the store."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from tally import keys
+from tally.buffer.ingest import IngestResult, ingest
+from tally.errors import TallyError, UnavailableError
+from tally.metrics import BUFFER_EVENTS, BUFFER_OLDEST_AGE
+from tally.queue import jobs
+from tally.queue.app import create_app
+from tally.queue.context import TaskContext
+from tally.queue.engine import EmbeddedEngine
+from tally.queue.heartbeat import Heartbeat, workers_seen
+from tally.runtime.factory import accept_options, build_buffer, build_store, redis_client
+from tally.settings import Mode, Settings
+
+log = logging.getLogger("tally")
+
+
+class Runtime:
+    """Built from settings at an entry point; passed to the API, the CLI and the SDK."""
+
+    def __init__(self, settings: Settings, *, run_tasks: bool) -> None:
+        self.settings = settings
+        self.mode = settings.mode
+        self.redis = redis_client(settings)
+        self.buffer = build_buffer(settings, self.redis)
+        self.context = TaskContext(settings, self.buffer, lambda: build_store(settings))
+        self.app = create_app(settings, self.context if run_tasks else None)
+        self.options = accept_options(settings)
+        self.engine: EmbeddedEngine | None = None
+        self.heartbeat: Heartbeat | None = None
+        self._started_at = time.time()
+
+    # --- lifecycle -----------------------------------------------------------------
+    def start_embedded(self, concurrency: int = 4) -> None:
+        """Run the worker and scheduler as threads here, owning the store (embedded mode)."""
+        log.warning(
+            "EMBEDDED MODE: no REDIS_URL set. The job engine, buffer and cache run inside "
+            "this process; nothing is distributed and queued jobs and buffered events are "
+            "lost on restart. Set REDIS_URL for production."
+        )
+        self.context.store()  # open and upgrade now: fail at start, not on the first flush
+        self.engine = EmbeddedEngine(
+            self.app,
+            concurrency=concurrency,
+            schedule_path=self.settings.data_dir / "beat-schedule",
+        )
+        self.engine.start()
+
+    def start_heartbeat(self, name: str, queues: list[str], concurrency: int, pool: str) -> None:
+        """Publish this worker's heartbeat in Redis (Redis mode)."""
+        if self.redis is None:
+            return
+
+        def info() -> dict[str, Any]:
+            return {
+                "queues": queues,
+                "concurrency": concurrency,
+                "pool": pool,
+                "store_backend": self.settings.store_kind,
+                "store_open": self.context.store_open,
+                "started_at": self._started_at,
+            }
+
+        self.heartbeat = Heartbeat(self.redis, name, info, self.settings.worker_heartbeat_s)
+        self.heartbeat.start()
+
+    def stop(self) -> None:
+        """Stop what this runtime started and release its resources."""
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+        if self.engine is not None:
+            self.engine.stop()
+        self.context.close()
+
+    # --- events --------------------------------------------------------------------
+    def ingest(self, items: list[Any]) -> IngestResult:
+        """Validate and buffer events; enqueue a flush when the buffer passes the batch size."""
+        result = ingest(items, self.buffer, self.options, batch_size=self.settings.batch_size)
+        if result.flush_due:
+            try:
+                jobs.request_flush(self.app)
+            except UnavailableError:
+                # The events are safely buffered; the scheduled flush will store them.
+                log.warning("size-triggered flush not enqueued: broker unavailable")
+        return result
+
+    def flush(self, wait: bool, timeout_s: float) -> dict[str, Any]:
+        """Enqueue a flush; with `wait`, return its report."""
+        if not wait:
+            return {"job_id": jobs.request_flush(self.app), "status": "queued"}
+        report: dict[str, Any] = jobs.call(self.app, keys.TASK_FLUSH, timeout_s)
+        return report
+
+    def buffer_info(self) -> dict[str, Any]:
+        """Events waiting and the age of the oldest."""
+        size = self.buffer.size()
+        age = self.buffer.oldest_age_s()
+        BUFFER_EVENTS.set(size)
+        BUFFER_OLDEST_AGE.set(age or 0.0)
+        return {
+            "events": size,
+            "oldest_age_s": None if age is None else round(age, 3),
+            "batch_size": self.settings.batch_size,
+            "flush_interval_s": self.settings.flush_interval_s,
+            "backend": self.buffer.kind,
+        }
+
+    def store_stats(self, timeout_s: float) -> dict[str, Any]:
+        """Store stats, computed by the store's owner through a job (works in every mode)."""
+        stats: dict[str, Any] = jobs.call(self.app, keys.TASK_STORE_STATS, timeout_s)
+        return stats
+
+    def db_upgrade(self, timeout_s: float) -> list[str]:
+        """Migrate the store's schema through its owner."""
+        applied: list[str] = jobs.call(self.app, keys.TASK_DB_UPGRADE, timeout_s)
+        return applied
+
+    # --- health --------------------------------------------------------------------
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """Status of Redis, the store (as its owner reports it), workers and the buffer."""
+        checks: dict[str, Any] = {"mode": self.mode.value, **self.settings.describe()}
+        problems: list[str] = []
+        if self.mode is Mode.EMBEDDED:
+            alive = self.engine is not None and self.engine.alive
+            checks["redis"] = {"status": "not used (embedded)"}
+            checks["workers"] = [{"name": "embedded", "alive": alive}]
+            checks["store"] = {"status": "ok" if self.context.store_open else "closed"}
+            if not alive:
+                problems.append("embedded worker is not running")
+        else:
+            assert self.redis is not None
+            try:
+                self.redis.ping()
+                checks["redis"] = {"status": "ok"}
+                seen = workers_seen(self.redis)
+                checks["workers"] = seen
+                owners = [w for w in seen if w.get("store_open")]
+                checks["store"] = {
+                    "status": "ok" if owners else "no worker has opened it yet",
+                    "backend": self.settings.store_kind,
+                }
+                if not seen:
+                    problems.append("no worker seen in the last minute")
+            except Exception as exc:
+                checks["redis"] = {"status": "down", "error": type(exc).__name__}
+                problems.append("redis unreachable")
+        try:
+            checks["buffer"] = self.buffer_info()
+        except TallyError as exc:
+            checks["buffer"] = {"status": "unavailable", "error": str(exc)}
+        checks["problems"] = problems
+        return not problems, checks
+
+
+_embedded: Runtime | None = None
+_embedded_lock = threading.Lock()
+
+
+def embedded_runtime(settings: Settings) -> Runtime:
+    """The process-wide all-in-one runtime (embedded mode), started on first use."""
+    global _embedded
+    with _embedded_lock:
+        if _embedded is None:
+            runtime = Runtime(settings, run_tasks=True)
+            runtime.start_embedded()
+            _embedded = runtime
+        return _embedded
+
+
+def stop_embedded() -> None:
+    """Stop the process-wide embedded runtime if it runs."""
+    global _embedded
+    with _embedded_lock:
+        if _embedded is not None:
+            _embedded.stop()
+            _embedded = None
+

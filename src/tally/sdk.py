@@ -1,0 +1,123 @@
+"""The Python SDK: `track_event`, `flush_events_now`, `get_queue_size` (seed 004's API).
+
+In Redis mode `track_event` validates and appends straight to the Redis Stream (one
+round trip, bounded by `TALLY_REDIS_TIMEOUT_S`); once it returns, the event is durable.
+In embedded mode it uses this process's all-in-one runtime, started on first use.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from typing import Any
+
+from tally.errors import ValidationFailed
+from tally.runtime.core import Runtime, embedded_runtime
+from tally.settings import Mode, Settings
+
+
+class Client:
+    """An SDK client bound to one configuration."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self._runtime: Runtime | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def runtime(self) -> Runtime:
+        """The runtime behind this client (created on first use)."""
+        with self._lock:
+            if self._runtime is None:
+                if self.settings.mode is Mode.EMBEDDED:
+                    self._runtime = embedded_runtime(self.settings)
+                else:
+                    self._runtime = Runtime(self.settings, run_tasks=False)
+            return self._runtime
+
+    def track_event(
+        self,
+        event_type: str,
+        *,
+        entity_type: str | None = None,
+        entity_id: str | int | None = None,
+        user_id: str | int | None = None,
+        session_id: str | None = None,
+        country: str | None = None,
+        category: str | None = None,
+        event_metadata: dict[str, Any] | str | None = None,
+        ip_address: str | None = None,
+        user_agent: str | None = None,
+        referrer: str | None = None,
+        created_at: datetime | str | None = None,
+        event_id: str | None = None,
+    ) -> str:
+        """Validate one event and buffer it; return its event_id.
+
+        Raises `ValidationFailed` (naming the field) for a bad event and
+        `BufferUnavailable` when Redis cannot be reached: then nothing was kept.
+        """
+        raw: dict[str, Any] = {
+            "event_type": event_type,
+            "entity_type": entity_type,
+            "entity_id": entity_id,
+            "user_id": user_id,
+            "session_id": session_id,
+            "country": country,
+            "category": category,
+            "event_metadata": event_metadata,
+            "ip_address": ip_address,
+            "user_agent": user_agent,
+            "referrer": referrer,
+            "created_at": created_at if created_at is not None else datetime.now().astimezone(),
+            "event_id": event_id,
+        }
+        item = {k: v for k, v in raw.items() if v is not None}
+        result = self.runtime.ingest([item])
+        if result.accepted.rejections:
+            r = result.accepted.rejections[0]
+            raise ValidationFailed(r.field, r.reason.value, r.message)
+        return result.accepted.event_ids[0]
+
+    def flush_events_now(self, wait: bool = True, timeout_s: float = 60.0) -> dict[str, Any]:
+        """Flush the buffer into the store now (for graceful shutdown or tests)."""
+        return self.runtime.flush(wait, timeout_s)
+
+    def get_queue_size(self) -> int:
+        """Events waiting in the buffer."""
+        return self.runtime.buffer.size()
+
+
+_default: Client | None = None
+_default_lock = threading.Lock()
+
+
+def configure(settings: Settings | None = None) -> Client:
+    """Set the module-level client the functions below use."""
+    global _default
+    with _default_lock:
+        _default = Client(settings)
+        return _default
+
+
+def _client() -> Client:
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Client()
+        return _default
+
+
+def track_event(event_type: str, **fields: Any) -> str:
+    """Buffer one event with the default client; see `Client.track_event`."""
+    return _client().track_event(event_type, **fields)
+
+
+def flush_events_now(wait: bool = True, timeout_s: float = 60.0) -> dict[str, Any]:
+    """Flush now with the default client."""
+    return _client().flush_events_now(wait, timeout_s)
+
+
+def get_queue_size() -> int:
+    """Events waiting in the buffer, with the default client."""
+    return _client().get_queue_size()

@@ -1,0 +1,169 @@
+"""Configuration from the environment and `.env`, read at entry points and passed down."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Mode(StrEnum):
+    """How the job engine and buffer run: on Redis, or inside one process."""
+
+    REDIS = "redis"
+    EMBEDDED = "embedded"
+
+
+def redact_url(url: str) -> str:
+    """Return `url` with any password replaced, so it can be logged or shown."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.hostname or ""
+    if parts.username:
+        netloc = f"{parts.username}:***@{netloc}"
+    else:
+        netloc = f":***@{netloc}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+class Settings(BaseSettings):
+    """Every knob of Tally; environment names follow the seeds where they had one."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    # --- Redis (no URL and no host => embedded mode) ---
+    redis_url: SecretStr | None = Field(default=None, validation_alias="REDIS_URL")
+    redis_host: str | None = Field(default=None, validation_alias="REDIS_HOST")
+    redis_port: int = Field(default=6379, validation_alias="REDIS_PORT")
+    redis_db: int = Field(default=0, validation_alias="REDIS_DB")
+    redis_password: SecretStr | None = Field(default=None, validation_alias="REDIS_PASSWORD")
+    redis_timeout_s: float = Field(default=2.0, gt=0, validation_alias="TALLY_REDIS_TIMEOUT_S")
+
+    # --- Analytics store ---
+    clickhouse_url: SecretStr | None = Field(default=None, validation_alias="CLICKHOUSE_URL")
+    clickhouse_host: str | None = Field(default=None, validation_alias="CLICKHOUSE_HOST")
+    clickhouse_port: int = Field(default=8123, validation_alias="CLICKHOUSE_PORT")
+    clickhouse_user: str = Field(default="default", validation_alias="CLICKHOUSE_USER")
+    clickhouse_password: SecretStr = Field(
+        default=SecretStr(""), validation_alias="CLICKHOUSE_PASSWORD"
+    )
+    clickhouse_database: str = Field(
+        default="analytics", validation_alias="CLICKHOUSE_DATABASE", pattern=r"^[A-Za-z_]\w*$"
+    )
+    table_name: str = Field(
+        default="user_events", validation_alias="TABLE_NAME", pattern=r"^[A-Za-z_]\w*$"
+    )
+    data_dir: Path = Field(default=Path(".tally"), validation_alias="TALLY_DATA_DIR")
+    retention_days: int = Field(default=90, ge=1, validation_alias="TALLY_RETENTION_DAYS")
+
+    # --- Metadata DB (alerts, reports, logs); SQLite in the data dir when unset ---
+    database_url: SecretStr | None = Field(default=None, validation_alias="DATABASE_URL")
+
+    # --- Events ---
+    batch_size: int = Field(
+        default=10_000,
+        ge=1,
+        validation_alias=AliasChoices("TALLY_BATCH_SIZE", "ANALYTICS_BATCH_SIZE"),
+    )
+    flush_interval_s: float = Field(
+        default=60.0,
+        gt=0,
+        validation_alias=AliasChoices("TALLY_FLUSH_INTERVAL_S", "ANALYTICS_FLUSH_INTERVAL"),
+    )
+    flush_lock_ttl_s: float = Field(default=60.0, gt=0, validation_alias="TALLY_FLUSH_LOCK_TTL_S")
+    flush_max_duration_s: float = Field(
+        default=50.0, gt=0, validation_alias="TALLY_FLUSH_MAX_DURATION_S"
+    )
+    dedup_window_s: int = Field(default=86_400, ge=0, validation_alias="TALLY_DEDUP_WINDOW_S")
+    max_body_bytes: int = Field(default=10_000_000, ge=1024, validation_alias="TALLY_MAX_BODY_BYTES")
+    max_batch_events: int = Field(default=10_000, ge=1, validation_alias="TALLY_MAX_BATCH_EVENTS")
+    max_event_bytes: int = Field(default=32_768, ge=256, validation_alias="TALLY_MAX_EVENT_BYTES")
+    max_future_skew_s: int = Field(default=300, ge=0, validation_alias="TALLY_MAX_FUTURE_SKEW_S")
+    reject_bots: bool = Field(default=True, validation_alias="TALLY_REJECT_BOTS")
+    ip_anonymization: Literal["none", "truncate", "hash"] = Field(
+        default="none", validation_alias="TALLY_IP_ANONYMIZATION"
+    )
+    ip_hash_salt: SecretStr = Field(default=SecretStr(""), validation_alias="TALLY_IP_HASH_SALT")
+
+    # --- Jobs ---
+    job_timeout_s: int = Field(
+        default=300, ge=1, validation_alias=AliasChoices("TALLY_JOB_TIMEOUT", "ARQ_JOB_TIMEOUT")
+    )
+    max_tries: int = Field(
+        default=3, ge=1, validation_alias=AliasChoices("TALLY_MAX_TRIES", "ARQ_MAX_TRIES")
+    )
+    result_expires_s: int = Field(default=7 * 86_400, ge=60, validation_alias="TALLY_RESULT_EXPIRES_S")
+    worker_heartbeat_s: float = Field(default=10.0, gt=0, validation_alias="TALLY_HEARTBEAT_S")
+    embedded_poll_interval_s: float = Field(
+        default=0.01, gt=0, validation_alias="TALLY_EMBEDDED_POLL_INTERVAL_S"
+    )
+
+    # --- API ---
+    api_host: str = Field(default="127.0.0.1", validation_alias="TALLY_API_HOST")
+    api_port: int = Field(default=8000, ge=1, le=65535, validation_alias="TALLY_API_PORT")
+    request_timeout_s: float = Field(default=30.0, gt=0, validation_alias="TALLY_REQUEST_TIMEOUT_S")
+    log_level: str = Field(default="INFO", validation_alias="TALLY_LOG_LEVEL")
+
+    @field_validator("redis_host", "clickhouse_host", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("redis_url", "clickhouse_url", "database_url", mode="before")
+    @classmethod
+    def _blank_url_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @property
+    def mode(self) -> Mode:
+        """Redis mode when a Redis URL or host is configured, embedded otherwise."""
+        return Mode.REDIS if self.broker_redis_url() else Mode.EMBEDDED
+
+    def broker_redis_url(self) -> str | None:
+        """The Redis URL in force: `REDIS_URL`, else one built from `REDIS_HOST/PORT/DB`."""
+        if self.redis_url is not None:
+            return self.redis_url.get_secret_value()
+        if self.redis_host:
+            auth = ""
+            if self.redis_password is not None:
+                auth = f":{quote(self.redis_password.get_secret_value(), safe='')}@"
+            return f"redis://{auth}{self.redis_host}:{self.redis_port}/{self.redis_db}"
+        return None
+
+    def clickhouse_server_url(self) -> str | None:
+        """The ClickHouse server URL in force, or None for the embedded chDB store."""
+        if self.clickhouse_url is not None:
+            return self.clickhouse_url.get_secret_value()
+        if self.clickhouse_host:
+            return f"http://{self.clickhouse_host}:{self.clickhouse_port}"
+        return None
+
+    @property
+    def store_kind(self) -> Literal["chdb", "clickhouse"]:
+        """`clickhouse` when a server is configured, `chdb` (embedded) otherwise."""
+        return "clickhouse" if self.clickhouse_server_url() else "chdb"
+
+    @property
+    def chdb_path(self) -> Path:
+        """Directory the embedded chDB store owns."""
+        return self.data_dir / "chdb"
+
+    def describe(self) -> dict[str, str]:
+        """A redacted summary of the configuration, safe to print or log."""
+        redis = self.broker_redis_url()
+        ch = self.clickhouse_server_url()
+        return {
+            "mode": self.mode.value,
+            "redis": redact_url(redis) if redis else "none (embedded, in-process)",
+            "store": redact_url(ch) if ch else f"chdb at {self.chdb_path}",
+            "table": f"{self.clickhouse_database}.{self.table_name}",
+        }

@@ -1,0 +1,1 @@
+"""The analytics store: ClickHouse SQL, on chDB (embedded) or a ClickHouse server."""

@@ -1,0 +1,59 @@
+"""The store port: schema upgrade, idempotent batch insert, stats and queries."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    """What the store holds (SPEC §2): distinct events, time range, bytes on disk."""
+
+    events: int
+    oldest: str | None
+    newest: str | None
+    bytes_on_disk: int
+    table: str
+    backend: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+class Store(ABC):
+    """Where events end up; every query is ClickHouse SQL, whichever engine runs it."""
+
+    backend: str = "store"
+
+    @abstractmethod
+    def upgrade(self) -> list[str]:
+        """Create or migrate the schema; return the migrations applied (idempotent)."""
+
+    @abstractmethod
+    def insert_ndjson(self, ndjson: bytes, dedup_window_s: int) -> int:
+        """Insert encoded events, skipping event_ids already stored in the dedup window."""
+
+    @abstractmethod
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run a read query and return its rows as dicts."""
+
+    @abstractmethod
+    def command(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        """Run a statement that returns nothing."""
+
+    @abstractmethod
+    def stats(self) -> StoreStats:
+        """Distinct events stored, their time range and bytes on disk."""
+
+    def ping(self) -> bool:
+        """True when the store answers a trivial query."""
+        try:
+            return self.query("SELECT 1 AS ok")[0]["ok"] == 1
+        except Exception:
+            return False
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the engine or connection."""

@@ -1,0 +1,76 @@
+"""ClickHouse server store through clickhouse-connect; the same SQL as the chDB store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tally.errors import StoreError, StoreUnavailable
+from tally.store import migrations, sql
+from tally.store.base import Store, StoreStats
+
+
+class ClickHouseStore(Store):
+    """A ClickHouse server; many workers may share it (it is not single-writer)."""
+
+    backend = "clickhouse"
+
+    def __init__(self, url: str, names: sql.Names, retention_days: int, password: str) -> None:
+        import clickhouse_connect
+        from clickhouse_connect.driver.exceptions import ClickHouseError
+
+        self.names = names
+        self.retention_days = retention_days
+        self._errors: tuple[type[Exception], ...] = (ClickHouseError, OSError)
+        kwargs: dict[str, Any] = {"dsn": url}
+        if password:
+            kwargs["password"] = password  # from the environment only, never the URL we log
+        try:
+            self._client = clickhouse_connect.get_client(**kwargs)
+        except self._errors as exc:
+            raise StoreUnavailable(f"cannot reach ClickHouse: {type(exc).__name__}") from None
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except self._errors as exc:
+            raise StoreError(str(exc).strip().splitlines()[0][:500]) from None
+
+    def upgrade(self) -> list[str]:
+        return migrations.upgrade(self, self.names, self.retention_days)
+
+    def command(self, sql_text: str, params: dict[str, Any] | None = None) -> None:
+        self._call(self._client.command, sql_text, parameters=params)
+
+    def query(self, sql_text: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        result = self._call(self._client.query, sql_text, parameters=params)
+        return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
+
+    def insert_ndjson(self, ndjson: bytes, dedup_window_s: int) -> int:
+        if not ndjson:
+            return 0
+        from clickhouse_connect.driver.external import ExternalData
+
+        batch = ExternalData(
+            file_name="batch.ndjson", data=ndjson, fmt="JSONEachRow", structure=sql.BATCH_STRUCTURE
+        )
+        summary = self._call(
+            self._client.command,
+            sql.insert_batch(self.names, "batch", dedup_window_s),
+            external_data=batch,
+        )
+        return int(getattr(summary, "written_rows", 0) or 0)
+
+    def stats(self) -> StoreStats:
+        row = self.query(sql.stats(self.names))[0]
+        size = self.query(sql.bytes_on_disk(self.names))[0]
+        return StoreStats(
+            events=int(row["events"]),
+            oldest=row["oldest"],
+            newest=row["newest"],
+            bytes_on_disk=int(size["bytes"] or 0),
+            table=self.names.events,
+            backend=self.backend,
+        )
+
+    def close(self) -> None:
+        self._client.close()

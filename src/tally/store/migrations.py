@@ -1,0 +1,53 @@
+"""Schema migrations, applied in order and recorded in the store itself."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tally.store import sql
+from tally.store.base import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One numbered step of the schema."""
+
+    version: int
+    name: str
+    statements: Callable[[sql.Names, int], list[str]]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "create user_events", lambda n, days: [sql.create_events_table(n, days)]),
+)
+
+
+def upgrade(store: Store, names: sql.Names, retention_days: int) -> list[str]:
+    """Apply missing migrations, then make the retention TTL match the settings."""
+    store.command(f"CREATE DATABASE IF NOT EXISTS {names.database}")
+    store.command(
+        f"CREATE TABLE IF NOT EXISTS {names.migrations} "
+        "(version UInt32, name String, applied_at DateTime DEFAULT now()) "
+        "ENGINE = MergeTree ORDER BY version"
+    )
+    done = {int(r["version"]) for r in store.query(f"SELECT version FROM {names.migrations}")}
+    applied: list[str] = []
+    for migration in MIGRATIONS:
+        if migration.version in done:
+            continue
+        for statement in migration.statements(names, retention_days):
+            store.command(statement)
+        store.command(
+            f"INSERT INTO {names.migrations} (version, name) VALUES "
+            f"({migration.version}, '{migration.name}')"
+        )
+        applied.append(f"{migration.version:04d} {migration.name}")
+    current = store.query(
+        "SELECT engine_full FROM system.tables WHERE database = {db:String} AND name = {t:String}",
+        {"db": names.database, "t": names.table},
+    )
+    if current and f"toIntervalDay({retention_days})" not in current[0]["engine_full"]:
+        store.command(sql.retention_ttl(names, retention_days))
+        applied.append(f"retention set to {retention_days} days")
+    return applied
