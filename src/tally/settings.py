@@ -24,10 +24,7 @@ def redact_url(url: str) -> str:
     if parts.password is None:
         return url
     netloc = parts.hostname or ""
-    if parts.username:
-        netloc = f"{parts.username}:***@{netloc}"
-    else:
-        netloc = f":***@{netloc}"
+    netloc = f"{parts.username}:***@{netloc}" if parts.username else f":***@{netloc}"
     if parts.port:
         netloc += f":{parts.port}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
@@ -84,7 +81,9 @@ class Settings(BaseSettings):
         default=50.0, gt=0, validation_alias="TALLY_FLUSH_MAX_DURATION_S"
     )
     dedup_window_s: int = Field(default=86_400, ge=0, validation_alias="TALLY_DEDUP_WINDOW_S")
-    max_body_bytes: int = Field(default=10_000_000, ge=1024, validation_alias="TALLY_MAX_BODY_BYTES")
+    max_body_bytes: int = Field(
+        default=10_000_000, ge=1024, validation_alias="TALLY_MAX_BODY_BYTES"
+    )
     max_batch_events: int = Field(default=10_000, ge=1, validation_alias="TALLY_MAX_BATCH_EVENTS")
     max_event_bytes: int = Field(default=32_768, ge=256, validation_alias="TALLY_MAX_EVENT_BYTES")
     max_future_skew_s: int = Field(default=300, ge=0, validation_alias="TALLY_MAX_FUTURE_SKEW_S")
@@ -101,7 +100,9 @@ class Settings(BaseSettings):
     max_tries: int = Field(
         default=3, ge=1, validation_alias=AliasChoices("TALLY_MAX_TRIES", "ARQ_MAX_TRIES")
     )
-    result_expires_s: int = Field(default=7 * 86_400, ge=60, validation_alias="TALLY_RESULT_EXPIRES_S")
+    result_expires_s: int = Field(
+        default=7 * 86_400, ge=60, validation_alias="TALLY_RESULT_EXPIRES_S"
+    )
     worker_heartbeat_s: float = Field(default=10.0, gt=0, validation_alias="TALLY_HEARTBEAT_S")
     embedded_poll_interval_s: float = Field(
         default=0.01, gt=0, validation_alias="TALLY_EMBEDDED_POLL_INTERVAL_S"

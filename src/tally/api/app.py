@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from tally import __version__
 from tally.api import errors, events
+from tally.errors import TallyError
 from tally.runtime.core import Runtime
 
 
@@ -45,10 +47,9 @@ def create_api(runtime: Runtime, *, stop_on_shutdown: bool = True) -> FastAPI:
     @app.get("/metrics", tags=["health"], include_in_schema=False)
     async def metrics(request: Request) -> Response:
         """Prometheus metrics of this process."""
-        try:
+        # Refresh the buffer gauges; metrics must still render when Redis is down.
+        with contextlib.suppress(TallyError):
             await run_in_threadpool(request.app.state.runtime.buffer_info)
-        except Exception:  # noqa: S110 - metrics must render even when Redis is down
-            pass
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app

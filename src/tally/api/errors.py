@@ -26,7 +26,9 @@ def install(app: FastAPI) -> None:
             return _error(422, exc.reason, exc.message, field=exc.field)
         if isinstance(exc, UnavailableError):
             return _error(
-                503, "unavailable", f"{exc.service} is unavailable: {exc.message}",
+                503,
+                "unavailable",
+                f"{exc.service} is unavailable: {exc.message}",
                 headers={"Retry-After": "5"},
             )
         if isinstance(exc, JobTimeout):

@@ -36,9 +36,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise PayloadTooLarge(
-                "body", Reason.TOO_LARGE.value, f"body larger than {limit} bytes"
-            )
+            raise PayloadTooLarge("body", Reason.TOO_LARGE.value, f"body larger than {limit} bytes")
     return bytes(body)
 
 

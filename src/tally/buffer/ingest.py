@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from tally.buffer.base import EventBuffer
-from tally.events.accept import AcceptOptions, Accepted, accept
+from tally.events.accept import Accepted, AcceptOptions, accept
 from tally.metrics import EVENTS_ACCEPTED, EVENTS_REJECTED
 
 

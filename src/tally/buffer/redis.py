@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Callable
@@ -17,7 +18,12 @@ from tally.errors import BufferUnavailable
 T = TypeVar("T")
 
 # Compare-and-expire / compare-and-delete: only the holder's token may touch the lease.
-_REFRESH = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
+_REFRESH = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+return 0
+"""
 # Ack, delete (keeps the stream bounded by what is not yet stored) and count down, in one
 # atomic step; only entries this call really acknowledged are counted, so the event
 # counter stays exact even if two flushers ever ack the same entry.
@@ -32,7 +38,10 @@ end
 if done > 0 then redis.call('decrby', KEYS[2], done) end
 return done
 """
-_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
 
 
 def connect(url: str, timeout_s: float) -> redis.Redis:
@@ -65,14 +74,14 @@ class _RedisLock(FlushLock):
 
     def refresh(self) -> bool:
         return bool(
-            _guard(lambda: self._client.eval(_REFRESH, 1, keys.FLUSH_LOCK, self._token, self._ttl_ms))
+            _guard(
+                lambda: self._client.eval(_REFRESH, 1, keys.FLUSH_LOCK, self._token, self._ttl_ms)
+            )
         )
 
     def release(self) -> None:
-        try:
+        with contextlib.suppress(redis.RedisError):  # the lease expires on its own anyway
             self._client.eval(_RELEASE, 1, keys.FLUSH_LOCK, self._token)
-        except redis.RedisError:
-            pass  # the lease expires on its own
 
 
 class RedisStreamBuffer(EventBuffer):
@@ -135,7 +144,8 @@ class RedisStreamBuffer(EventBuffer):
         first = _guard(lambda: self._r.xrange(keys.EVENTS_STREAM, count=1))
         if not first:
             return None
-        entry_id = first[0][0].decode()
+        raw_id = first[0][0]
+        entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
         return max(0.0, time.time() - int(entry_id.split("-")[0]) / 1000)
 
     @staticmethod
@@ -155,7 +165,7 @@ class RedisStreamBuffer(EventBuffer):
                 count = max(1, (max_events - batch.events) // CHUNK_EVENTS)
                 # min_idle 0: the caller holds the flush lease, so every pending entry
                 # belongs to a flusher that is gone.
-                reply = self._r.xautoclaim(
+                reply: Any = self._r.xautoclaim(
                     keys.EVENTS_STREAM, keys.EVENTS_GROUP, consumer, 0, start, count=count
                 )
                 start, entries = reply[0], reply[1]
@@ -173,7 +183,7 @@ class RedisStreamBuffer(EventBuffer):
             per_entry = CHUNK_EVENTS
             while batch.events < max_events:
                 count = max(1, (max_events - batch.events) // per_entry)
-                reply = self._r.xreadgroup(
+                reply: Any = self._r.xreadgroup(
                     keys.EVENTS_GROUP, consumer, {keys.EVENTS_STREAM: ">"}, count=count
                 )
                 entries = reply[0][1] if reply else []

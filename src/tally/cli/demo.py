@@ -23,8 +23,40 @@ EVENT_TYPES = (
     ("video_skip", 0.08),
     ("cagnotte_detail_view", 0.02),
 )
-COUNTRIES = "FR US DE GB ES IT BR CA JP IN MX NL BE CH PL SE RU UA MA SN".split()
-CATEGORIES = "music sport gaming news comedy education travel food tech charity".split()
+COUNTRIES = [
+    "FR",
+    "US",
+    "DE",
+    "GB",
+    "ES",
+    "IT",
+    "BR",
+    "CA",
+    "JP",
+    "IN",
+    "MX",
+    "NL",
+    "BE",
+    "CH",
+    "PL",
+    "SE",
+    "RU",
+    "UA",
+    "MA",
+    "SN",
+]
+CATEGORIES = [
+    "music",
+    "sport",
+    "gaming",
+    "news",
+    "comedy",
+    "education",
+    "travel",
+    "food",
+    "tech",
+    "charity",
+]
 
 
 def synthetic_events(n: int, *, days: int = 3, seed: int = 7) -> list[dict[str, Any]]:
@@ -58,8 +90,12 @@ def synthetic_events(n: int, *, days: int = 3, seed: int = 7) -> list[dict[str, 
 
 
 def demo(
-    events: Annotated[int, typer.Option("--events", "-n", min=1, help="events to generate")] = 200_000,
-    batch: Annotated[int, typer.Option(min=1, max=10_000, help="events per ingest request")] = 5_000,
+    events: Annotated[
+        int, typer.Option("--events", "-n", min=1, help="events to generate")
+    ] = 200_000,
+    batch: Annotated[
+        int, typer.Option(min=1, max=10_000, help="events per ingest request")
+    ] = 5_000,
 ) -> None:
     """Run the main job on the embedded default: generate → ingest → flush → store stats."""
     settings = load_settings()

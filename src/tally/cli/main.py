@@ -126,3 +126,7 @@ def beat() -> None:
 def main() -> None:
     """Console entry point."""
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-import uuid
 from ipaddress import IPv4Network, IPv6Network
 from typing import Any, Literal
 
@@ -22,6 +22,7 @@ _PYDANTIC_REASONS = {
     "missing": Reason.MISSING_FIELD,
     "extra_forbidden": Reason.UNKNOWN_FIELD,
     "string_too_long": Reason.TOO_LARGE,
+    "too_long": Reason.TOO_LARGE,
     "model_type": Reason.NOT_AN_OBJECT,
     "model_attributes_type": Reason.NOT_AN_OBJECT,
     "dict_type": Reason.INVALID_FIELD,
@@ -88,7 +89,9 @@ def parse_body(body: bytes, content_type: str | None) -> list[Any]:
     try:
         doc = orjson.loads(stripped)
     except orjson.JSONDecodeError as exc:
-        raise ValidationFailed("body", Reason.INVALID_JSON.value, f"malformed JSON: {exc}") from None
+        raise ValidationFailed(
+            "body", Reason.INVALID_JSON.value, f"malformed JSON: {exc}"
+        ) from None
     return doc if isinstance(doc, list) else [doc]
 
 
@@ -156,7 +159,9 @@ def accept(items: list[Any], options: AcceptOptions, now: datetime | None = None
         if len(line) > options.max_event_bytes:
             result.rejections.append(
                 Rejection(
-                    i, Reason.TOO_LARGE, "event",
+                    i,
+                    Reason.TOO_LARGE,
+                    "event",
                     f"event is {len(line)} bytes; the limit is {options.max_event_bytes}",
                 )
             )
@@ -184,6 +189,8 @@ def _validate(
                     continue
                 index = pending[pos]
                 ctx_field = (err.get("ctx") or {}).get("field")
+                if not isinstance(ctx_field, str):
+                    ctx_field = None
                 field_name = ctx_field or ".".join(str(p) for p in err["loc"][1:]) or "event"
                 reason = _REASONS.get(err["type"]) or _PYDANTIC_REASONS.get(
                     err["type"], Reason.INVALID_FIELD
@@ -229,7 +236,11 @@ def anonymize_ip(ip: str | None, options: AcceptOptions) -> str:
         return ""
     if options.ip_anonymization == "truncate":
         is_v4 = ":" not in ip
-        net = IPv4Network(f"{ip}/24", strict=False) if is_v4 else IPv6Network(f"{ip}/48", strict=False)
+        net = (
+            IPv4Network(f"{ip}/24", strict=False)
+            if is_v4
+            else IPv6Network(f"{ip}/48", strict=False)
+        )
         return str(net.network_address)
     if options.ip_anonymization == "hash":
         digest = hashlib.sha256(f"{options.ip_hash_salt}|{ip}".encode()).hexdigest()

@@ -141,13 +141,15 @@ class Event(BaseModel):
             code = self.country.upper()
             if code not in ISO_3166_ALPHA2:
                 raise _fail(
-                    Reason.INVALID_COUNTRY, "country",
+                    Reason.INVALID_COUNTRY,
+                    "country",
                     f"country {self.country!r} is not an ISO-3166 alpha-2 code",
                 )
             self.country = code
         if bool(self.entity_type) != bool(self.entity_id):
             raise _fail(
-                Reason.INVALID_FIELD, "entity_id",
+                Reason.INVALID_FIELD,
+                "entity_id",
                 "entity_type and entity_id go together: give both or neither",
             )
         if self.event_metadata is not None:
@@ -156,12 +158,15 @@ class Event(BaseModel):
             ip = normalize_ip(self.ip_address)
             if ip is None:
                 raise _fail(
-                    Reason.INVALID_FIELD, "ip_address",
+                    Reason.INVALID_FIELD,
+                    "ip_address",
                     f"ip_address {self.ip_address!r} is not an IPv4 or IPv6 address",
                 )
             self.ip_address = ip
-        if self.user_agent and (ctx is None or ctx.reject_bots) and is_bot_user_agent(
+        if (
             self.user_agent
+            and (ctx is None or ctx.reject_bots)
+            and is_bot_user_agent(self.user_agent)
         ):
             raise _fail(Reason.BOT_USER_AGENT, "user_agent", "user_agent looks like a bot")
         if self.created_at is not None:
@@ -175,9 +180,7 @@ def _canonical_uuid(value: str) -> str:
     try:
         return str(uuid.UUID(value))
     except ValueError:
-        raise _fail(
-            Reason.INVALID_FIELD, "event_id", f"event_id {value!r} is not a UUID"
-        ) from None
+        raise _fail(Reason.INVALID_FIELD, "event_id", f"event_id {value!r} is not a UUID") from None
 
 
 def _metadata_json(value: dict[str, Any] | str) -> str:
@@ -185,7 +188,8 @@ def _metadata_json(value: dict[str, Any] | str) -> str:
     if isinstance(value, str):
         if len(value) > MAX_METADATA_BYTES:
             raise _fail(
-                Reason.TOO_LARGE, "event_metadata",
+                Reason.TOO_LARGE,
+                "event_metadata",
                 f"event_metadata is larger than {MAX_METADATA_BYTES} bytes",
             )
         try:
@@ -201,7 +205,8 @@ def _metadata_json(value: dict[str, Any] | str) -> str:
     text = orjson.dumps(value).decode()
     if len(text) > MAX_METADATA_BYTES:
         raise _fail(
-            Reason.TOO_LARGE, "event_metadata",
+            Reason.TOO_LARGE,
+            "event_metadata",
             f"event_metadata is larger than {MAX_METADATA_BYTES} bytes",
         )
     return text
@@ -212,12 +217,14 @@ def _check_time(value: datetime, ctx: ValidationContext | None) -> datetime:
     if ctx is not None:
         if value > ctx.max_future:
             raise _fail(
-                Reason.FUTURE_TIMESTAMP, "created_at",
+                Reason.FUTURE_TIMESTAMP,
+                "created_at",
                 f"created_at {value.isoformat()} is in the future beyond the allowed clock skew",
             )
         if value < ctx.oldest:
             raise _fail(
-                Reason.EXPIRED_TIMESTAMP, "created_at",
+                Reason.EXPIRED_TIMESTAMP,
+                "created_at",
                 f"created_at {value.isoformat()} is older than the retention period",
             )
     return value

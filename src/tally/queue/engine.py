@@ -78,7 +78,7 @@ class EmbeddedEngine:
             target=self._worker.start, name="tally-worker", daemon=True
         )
         self._beat: Any = beat.EmbeddedService(
-            app, thread=True, schedule_filename=str(schedule_path), max_interval=1.0
+            app, thread=True, schedule_filename=str(schedule_path), max_interval=1
         )
 
     def start(self) -> None:

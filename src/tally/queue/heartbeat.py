@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -58,10 +59,8 @@ class Heartbeat:
     def stop(self) -> None:
         """Stop beating and remove the record."""
         self._stop.set()
-        try:
+        with contextlib.suppress(redis.RedisError):
             self._client.delete(keys.worker_heartbeat(self._name))
-        except redis.RedisError:
-            pass
 
 
 def workers_seen(client: redis.Redis) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from kombu.exceptions import OperationalError
 
 from tally import keys
 from tally.errors import JobError, JobTimeout, UnavailableError
-from tally.queue.app import TallyCelery
+from tally.queue.base import TallyCelery
 
 
 def send(app: TallyCelery, task: str, *args: Any, **kwargs: Any) -> str:

@@ -23,7 +23,7 @@ RETRY_POLICY: dict[str, Any] = {
 }
 
 
-def report_progress(task: Task, pct: int, message: str) -> None:
+def report_progress(task: Task[Any, Any], pct: int, message: str) -> None:
     """Publish a running job's progress (0-100) and a short message."""
     task.update_state(state="PROGRESS", meta={"progress": pct, "message": message})
 
@@ -33,7 +33,7 @@ def register(app: TallyCelery, settings: Settings) -> None:
     max_retries = settings.max_tries - 1
 
     @app.task(name=keys.TASK_FLUSH, bind=True, max_retries=max_retries, **RETRY_POLICY)
-    def flush_events(self: Task) -> dict[str, Any]:
+    def flush_events(self: Task[Any, Any]) -> dict[str, Any]:
         """Store what waits in the event buffer (idempotent: safe to run again)."""
         ctx = app.context()
         s = ctx.settings

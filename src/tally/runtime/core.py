@@ -181,4 +181,3 @@ def stop_embedded() -> None:
         if _embedded is not None:
             _embedded.stop()
             _embedded = None
-

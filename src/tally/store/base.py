@@ -51,7 +51,7 @@ class Store(ABC):
     def ping(self) -> bool:
         """True when the store answers a trivial query."""
         try:
-            return self.query("SELECT 1 AS ok")[0]["ok"] == 1
+            return bool(self.query("SELECT 1 AS ok")[0]["ok"] == 1)
         except Exception:
             return False
 

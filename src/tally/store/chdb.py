@@ -46,7 +46,8 @@ class ChdbStore(Store):
         import chdb
 
         try:
-            self._conn = chdb.connect(f"file:{path}")
+            connect: Any = chdb.connect  # chdb ships no type hints
+            self._conn = connect(f"file:{path}")
         except Exception as exc:
             self._release()
             raise StoreUnavailable(f"cannot open chDB at {path}: {exc}") from None

@@ -92,8 +92,12 @@ def flush(
     report.duration_ms = int((time.monotonic() - started) * 1000)
     log.info(
         "flush %s: %d events in %d batches, %d rows written, %d remaining, %d ms",
-        report.status, report.events_read, report.batches, report.rows_written,
-        report.remaining, report.duration_ms,
+        report.status,
+        report.events_read,
+        report.batches,
+        report.rows_written,
+        report.remaining,
+        report.duration_ms,
     )
     return report
 

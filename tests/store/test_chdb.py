@@ -1,0 +1,125 @@
+"""The chDB store: schema, idempotent inserts, stats, single ownership."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tally.errors import StoreLocked
+from tally.events.accept import AcceptOptions, accept
+from tally.store.chdb import ChdbStore
+from tally.store.sql import Names
+
+NAMES = Names(database="analytics", table="user_events")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[ChdbStore]:
+    s = ChdbStore(tmp_path / "chdb", NAMES, retention_days=90)
+    s.upgrade()
+    yield s
+    s.close()
+
+
+def ndjson(n: int, *, ids: list[str] | None = None, hours_ago: float = 1) -> bytes:
+    when = (datetime.now(UTC) - timedelta(hours=hours_ago)).isoformat()
+    items = [
+        {
+            "event_id": ids[i] if ids else str(uuid.uuid4()),
+            "event_type": "video_view",
+            "entity_type": "video",
+            "entity_id": f"v{i % 7}",
+            "country": "FR",
+            "created_at": when,
+        }
+        for i in range(n)
+    ]
+    result = accept(items, AcceptOptions())
+    assert result.accepted == n
+    return b"\n".join(result.lines)
+
+
+def test_upgrade_is_idempotent(tmp_path: Path) -> None:
+    s = ChdbStore(tmp_path / "chdb", NAMES, retention_days=90)
+    assert s.upgrade() == ["0001 create user_events"]
+    assert s.upgrade() == []
+    s.close()
+    # a new retention setting is applied on the next upgrade, once
+    s = ChdbStore(tmp_path / "chdb", NAMES, retention_days=30)
+    assert s.upgrade() == ["retention set to 30 days"]
+    assert s.upgrade() == []
+    ttl = s.query("SELECT engine_full FROM system.tables WHERE name = 'user_events'")
+    assert "toIntervalDay(30)" in ttl[0]["engine_full"]
+    s.close()
+
+
+def test_insert_then_stats(store: ChdbStore) -> None:
+    assert store.insert_ndjson(ndjson(250), dedup_window_s=3600) == 250
+    stats = store.stats()
+    assert stats.events == 250
+    assert stats.oldest is not None
+    assert stats.oldest == stats.newest
+    assert stats.bytes_on_disk > 0
+
+
+def test_replayed_batch_is_not_stored_twice(store: ChdbStore) -> None:
+    # Given a batch stored once (a flusher that died before acknowledging it)
+    batch = ndjson(500)
+    store.insert_ndjson(batch, dedup_window_s=3600)
+    # When the same batch is inserted again
+    written = store.insert_ndjson(batch, dedup_window_s=3600)
+    # Then nothing new is written, and every query sees each event once
+    assert written == 0
+    assert store.query("SELECT count() AS n FROM analytics.user_events")[0]["n"] == 500
+
+
+def test_client_retry_inside_a_bigger_batch_is_deduplicated(store: ChdbStore) -> None:
+    ids = [str(uuid.uuid4()) for _ in range(100)]
+    store.insert_ndjson(ndjson(100, ids=ids), dedup_window_s=3600)
+    retried = ndjson(100, ids=ids) + b"\n" + ndjson(50)
+    assert store.insert_ndjson(retried, dedup_window_s=3600) == 50
+    assert store.stats().events == 150
+
+
+def test_duplicates_inside_one_batch_are_stored_once(store: ChdbStore) -> None:
+    one = ndjson(1)
+    assert store.insert_ndjson(b"\n".join([one] * 5), dedup_window_s=3600) == 1
+
+
+def test_second_process_is_refused_with_a_clear_error(store: ChdbStore, tmp_path: Path) -> None:
+    code = (
+        "from pathlib import Path\n"
+        "from tally.store.chdb import ChdbStore\n"
+        "from tally.store.sql import Names\n"
+        "from tally.errors import StoreLocked\n"
+        "try:\n"
+        f"    ChdbStore(Path({str(tmp_path / 'chdb')!r}), Names('analytics', 'user_events'), 90)\n"
+        "except StoreLocked as exc:\n"
+        "    print('LOCKED', exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "LOCKED" in out.stdout, out.stderr
+    assert "owned by pid" in out.stdout
+
+
+def test_second_store_in_the_same_process_is_refused(store: ChdbStore, tmp_path: Path) -> None:
+    with pytest.raises(StoreLocked):
+        ChdbStore(tmp_path / "chdb", NAMES, 90)
+
+
+def test_query_parameters_and_rows(store: ChdbStore) -> None:
+    store.insert_ndjson(ndjson(14), dedup_window_s=3600)
+    rows = store.query(
+        "SELECT entity_id, count() AS n FROM analytics.user_events "
+        "WHERE country = {c:String} GROUP BY entity_id ORDER BY entity_id",
+        {"c": "FR"},
+    )
+    assert rows == [{"entity_id": f"v{i}", "n": 2} for i in range(7)]
+    assert orjson.dumps(rows)
