@@ -6,6 +6,9 @@ from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from tally.store import sql
+from tally.store.sql import Names
+
 
 @dataclass(frozen=True, slots=True)
 class StoreStats:
@@ -27,6 +30,7 @@ class Store(ABC):
     """Where events end up; every query is ClickHouse SQL, whichever engine runs it."""
 
     backend: str = "store"
+    names: Names
 
     @abstractmethod
     def upgrade(self) -> list[str]:
@@ -44,9 +48,18 @@ class Store(ABC):
     def command(self, sql: str, params: dict[str, Any] | None = None) -> None:
         """Run a statement that returns nothing."""
 
-    @abstractmethod
     def stats(self) -> StoreStats:
-        """Distinct events stored, their time range and bytes on disk."""
+        """Distinct events stored, their time range and bytes on disk (same SQL everywhere)."""
+        row = self.query(sql.stats(self.names))[0]
+        size = self.query(sql.bytes_on_disk(self.names))[0]
+        return StoreStats(
+            events=int(row["events"]),
+            oldest=row["oldest"],
+            newest=row["newest"],
+            bytes_on_disk=int(size["bytes"] or 0),
+            table=self.names.events,
+            backend=self.backend,
+        )
 
     def ping(self) -> bool:
         """True when the store answers a trivial query."""

@@ -13,7 +13,7 @@ import orjson
 
 from tally.errors import StoreError, StoreLocked, StoreUnavailable
 from tally.store import migrations, sql
-from tally.store.base import Store, StoreStats
+from tally.store.base import Store
 from tally.store.ndjson import ndjson_to_arrow
 
 
@@ -82,18 +82,6 @@ class ChdbStore(Store):
         except Exception as exc:
             raise StoreError(_first_line(exc)) from None
         return int(result.rows_written())
-
-    def stats(self) -> StoreStats:
-        row = self.query(sql.stats(self.names))[0]
-        size = self.query(sql.bytes_on_disk(self.names))[0]
-        return StoreStats(
-            events=int(row["events"]),
-            oldest=row["oldest"],
-            newest=row["newest"],
-            bytes_on_disk=int(size["bytes"] or 0),
-            table=self.names.events,
-            backend=self.backend,
-        )
 
     def _release(self) -> None:
         try:

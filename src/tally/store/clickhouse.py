@@ -6,7 +6,7 @@ from typing import Any
 
 from tally.errors import StoreError, StoreUnavailable
 from tally.store import migrations, sql
-from tally.store.base import Store, StoreStats
+from tally.store.base import Store
 
 
 class ClickHouseStore(Store):
@@ -59,18 +59,6 @@ class ClickHouseStore(Store):
             external_data=batch,
         )
         return int(getattr(summary, "written_rows", 0) or 0)
-
-    def stats(self) -> StoreStats:
-        row = self.query(sql.stats(self.names))[0]
-        size = self.query(sql.bytes_on_disk(self.names))[0]
-        return StoreStats(
-            events=int(row["events"]),
-            oldest=row["oldest"],
-            newest=row["newest"],
-            bytes_on_disk=int(size["bytes"] or 0),
-            table=self.names.events,
-            backend=self.backend,
-        )
 
     def close(self) -> None:
         self._client.close()
