@@ -1,5 +1,5 @@
 # Two commands set everything up on a fresh machine with Python >= 3.11:
-#   make demo   the main job on the embedded default (synthetic events -> ingest -> flush -> stats)
+#   make demo   the main job on the embedded default (1M synthetic events -> ingest -> flush -> analytics)
 #   make test   the test suite (needs Redis on 127.0.0.1:6379; see README)
 PYTHON ?= python3
 VENV   := .venv
@@ -28,6 +28,7 @@ test: $(STAMP) lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/analytics.py
 
 clean:
 	rm -rf $(VENV) .tally .tally-demo build .pytest_cache .mypy_cache .ruff_cache

@@ -129,7 +129,7 @@ def bare_insert(store: ChdbStore, table: object, cols: str) -> None:
     """The bare engine: the same rows, no dedup, no buffer, no acknowledgement."""
     # chDB's Python(table) reads `table` from the calling frame: query from here.
     store._conn.query(
-        f"INSERT INTO analytics.bare_events ({cols}) SELECT * REPLACE "  # noqa: S608
+        f"INSERT INTO analytics.bare_events ({cols}) SELECT * REPLACE "
         "(fromUnixTimestamp64Milli(created_at, 'UTC') AS created_at) FROM Python(table)",
         "CSV",
     )

@@ -25,6 +25,10 @@ class PayloadTooLarge(ValidationFailed):
     """Raised when a request body or batch passes the configured size limits."""
 
 
+class NotFound(TallyError):
+    """Raised when something asked for does not exist (yet): results before a first run."""
+
+
 class UnavailableError(TallyError):
     """Raised when a backing service (Redis, the store, the broker) cannot be reached."""
 

@@ -16,6 +16,7 @@ QUEUES: Final[dict[str, int]] = {
 }
 DEFAULT_QUEUE: Final = "default"
 EVENTS_QUEUE: Final = "events"
+ANALYTICS_QUEUE: Final = "analytics"
 
 PREFIX: Final = "tally"
 
@@ -36,7 +37,29 @@ def worker_heartbeat(name: str) -> str:
     return f"{WORKER_HEARTBEAT_PREFIX}{name}"
 
 
+# Analytics results: seed 000's key names, read by existing consumers as plain strings,
+# behind an optional prefix (TALLY_CACHE_PREFIX, default none).
+ANALYTICS_RESULT_KEYS: Final[dict[tuple[str, str], str]] = {
+    ("popularity", "country"): "analytics_popularity_by_country",
+    ("popularity", "category"): "analytics_popularity_by_category",
+    ("trending", "country"): "analytics_trending_by_country",
+    ("trending", "category"): "analytics_trending_by_category",
+}
+ANALYTICS_METADATA: Final = "comprehensive_analytics_metadata"
+
+
+def analytics_key(prefix: str, name: str) -> str:
+    """A result key behind the deployment's prefix."""
+    return f"{prefix}{name}"
+
+
+# One beat process fires schedules; the others wait for this lease (celery#2856).
+BEAT_LEADER_LOCK: Final = f"{PREFIX}:beat:leader"
+# Set when a worker enqueued the start-up analytics run, so N workers starting do not run N.
+ANALYTICS_STARTUP_ONCE: Final = f"{PREFIX}:analytics:startup-run"
+
 # Task names, routed to their queue by queue/app.py.
-TASK_FLUSH: Final = "tally.events.flush"
-TASK_STORE_STATS: Final = "tally.store.stats"
-TASK_DB_UPGRADE: Final = "tally.store.upgrade"
+TASK_FLUSH: Final = "events.flush"
+TASK_STORE_STATS: Final = "store.stats"
+TASK_DB_UPGRADE: Final = "store.upgrade"
+TASK_ANALYTICS_RUN: Final = "analytics.run"

@@ -108,6 +108,26 @@ class Settings(BaseSettings):
         default=0.01, gt=0, validation_alias="TALLY_EMBEDDED_POLL_INTERVAL_S"
     )
 
+    # --- Analytics (SPEC §4) ---
+    analytics_weights: dict[str, float] | None = Field(
+        default=None,
+        validation_alias="TALLY_ANALYTICS_WEIGHTS",
+        description="JSON object event_type -> weight; unset = seed 000's weights",
+    )
+    time_decay_days: float = Field(default=1.0, gt=0, validation_alias="TALLY_TIME_DECAY_DAYS")
+    top_n: int = Field(default=50, ge=1, le=10_000, validation_alias="TALLY_TOP_N")
+    trend_prior: float = Field(default=5.0, gt=0, validation_alias="TALLY_TREND_PRIOR")
+    trend_min_events: int = Field(default=5, ge=0, validation_alias="TALLY_TREND_MIN_EVENTS")
+    analytics_schedule: str = Field(
+        default="0 2 * * *",
+        validation_alias="TALLY_ANALYTICS_SCHEDULE",
+        description="cron: minute hour day-of-month month day-of-week (UTC)",
+    )
+    analytics_on_startup: bool = Field(default=True, validation_alias="TALLY_ANALYTICS_ON_STARTUP")
+    cache_prefix: str = Field(default="", validation_alias="TALLY_CACHE_PREFIX")
+    cache_ttl_s: int = Field(default=25 * 3600, ge=60, validation_alias="TALLY_CACHE_TTL_S")
+    beat_lock_ttl_s: float = Field(default=30.0, ge=1, validation_alias="TALLY_BEAT_LOCK_TTL_S")
+
     # --- API ---
     api_host: str = Field(default="127.0.0.1", validation_alias="TALLY_API_HOST")
     api_port: int = Field(default=8000, ge=1, le=65535, validation_alias="TALLY_API_PORT")
@@ -123,6 +143,13 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_url_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("analytics_schedule")
+    @classmethod
+    def _five_cron_fields(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError("expected 5 cron fields: minute hour day-of-month month day-of-week")
+        return value
 
     @property
     def mode(self) -> Mode:

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from tally import __version__
-from tally.api import errors, events
+from tally.api import analytics, errors, events
 from tally.errors import TallyError
 from tally.runtime.core import Runtime
 
@@ -36,6 +36,7 @@ def create_api(runtime: Runtime, *, stop_on_shutdown: bool = True) -> FastAPI:
     app.state.runtime = runtime
     errors.install(app)
     app.include_router(events.router)
+    app.include_router(analytics.router)
 
     @app.get("/api/v1/health", tags=["health"])
     async def health(request: Request) -> JSONResponse:

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from tally.errors import (
     JobError,
     JobTimeout,
+    NotFound,
     PayloadTooLarge,
     TallyError,
     UnavailableError,
@@ -24,6 +25,8 @@ def install(app: FastAPI) -> None:
             return _error(413, exc.reason, exc.message, field=exc.field)
         if isinstance(exc, ValidationFailed):
             return _error(422, exc.reason, exc.message, field=exc.field)
+        if isinstance(exc, NotFound):
+            return _error(404, "not_found", str(exc))
         if isinstance(exc, UnavailableError):
             return _error(
                 503,

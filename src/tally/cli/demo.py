@@ -1,18 +1,25 @@
-"""`tally demo`: synthetic events through the real ingest path, flushed, then store stats."""
+"""`tally demo`: synthetic events through ingest, flush and analytics, shown as tables."""
 
 from __future__ import annotations
 
 import random
 import time
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
+from tally.cli.analytics import print_top
 from tally.cli.common import console, fail, friendly_errors, kv_table, load_settings, print_banner
-from tally.runtime.core import embedded_runtime, stop_embedded
+from tally.runtime.core import Runtime, embedded_runtime, stop_embedded
 from tally.settings import Mode
 
 EVENT_TYPES = (
@@ -59,31 +66,49 @@ CATEGORIES = [
 ]
 
 
-def synthetic_events(n: int, *, days: int = 3, seed: int = 7) -> list[dict[str, Any]]:
-    """A video platform's stream: Zipf-like entity popularity, ~20 countries, ~10 categories."""
+SURGING = 8  # entities whose audience jumps in the last 24 h: what trending should find
+
+
+def synthetic_events(n: int, *, days: float = 3.5, seed: int = 7) -> list[dict[str, Any]]:
+    """A video platform's stream: Zipf-like popularity, ~20 countries, ~10 categories.
+
+    Most events spread evenly over `days`; a few mid-ranked entities get a burst in the
+    last 24 h (5% of all events), so trending has something real to find.
+    """
     rng = random.Random(seed)
-    now = datetime.now(UTC)
+    now_s = time.time()
     types, weights = zip(*EVENT_TYPES, strict=True)
-    entities = 5_000
+    entities = 20_000
     ranks = [1.0 / (i + 1) ** 1.1 for i in range(entities)]
     chosen = rng.choices(range(entities), weights=ranks, k=n)
+    surging = rng.sample(range(200, 2_000), SURGING)
     kinds = rng.choices(types, weights=weights, k=n)
-    span_s = days * 86_400
+    span_s, day_s = days * 86_400, 86_400.0
+    users = [f"u{i}" for i in range(50_000)]
+    uas = "Mozilla/5.0 (Linux; Android 14) Mobile Safari/537.36"
+    stamp = datetime.fromtimestamp
     events = []
     for i in range(n):
-        e = chosen[i]
+        if rng.random() < 0.05:  # a surge event: one of the surging entities, last 24 h
+            e = surging[i % SURGING]
+            age_s = rng.random() * day_s
+        else:
+            e = chosen[i]
+            age_s = rng.random() * span_s
+        kind = kinds[i]
         events.append(
             {
-                "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                "event_type": kinds[i],
-                "entity_type": "cagnotte" if kinds[i] == "cagnotte_detail_view" else "video",
-                "entity_id": f"v{e}",
-                "user_id": f"u{rng.randrange(200_000)}",
-                "session_id": f"s{rng.randrange(1_000_000)}",
+                "event_id": f"{rng.getrandbits(128):032x}",
+                "event_type": kind,
+                "entity_type": "cagnotte" if kind == "cagnotte_detail_view" else "video",
+                "entity_id": f"c{e}" if kind == "cagnotte_detail_view" else f"v{e}",
+                "user_id": users[rng.randrange(50_000)],
+                "session_id": f"s{rng.getrandbits(24)}",
+                # Each entity has a home country and audiences in two neighbouring ones.
                 "country": COUNTRIES[(e * 7 + rng.randrange(3)) % len(COUNTRIES)],
                 "category": CATEGORIES[e % len(CATEGORIES)],
-                "user_agent": "Mozilla/5.0 (Linux; Android 14) Mobile Safari/537.36",
-                "created_at": (now - timedelta(seconds=rng.uniform(0, span_s))).isoformat(),
+                "user_agent": uas,
+                "created_at": stamp(now_s - age_s, UTC).isoformat(),
             }
         )
     return events
@@ -92,17 +117,18 @@ def synthetic_events(n: int, *, days: int = 3, seed: int = 7) -> list[dict[str, 
 def demo(
     events: Annotated[
         int, typer.Option("--events", "-n", min=1, help="events to generate")
-    ] = 200_000,
+    ] = 1_000_000,
     batch: Annotated[
         int, typer.Option(min=1, max=10_000, help="events per ingest request")
-    ] = 5_000,
+    ] = 10_000,
 ) -> None:
-    """Run the main job on the embedded default: generate → ingest → flush → store stats."""
+    """The main job on the embedded default: generate → ingest → flush → analytics → tables."""
     settings = load_settings()
     if settings.mode is not Mode.EMBEDDED:
         fail("`tally demo` runs on the embedded default; unset REDIS_URL")
     print_banner(settings)
     timings: dict[str, str] = {}
+    started = time.perf_counter()
     with friendly_errors():
         t0 = time.perf_counter()
         runtime = embedded_runtime(settings)
@@ -122,29 +148,54 @@ def demo(
                     result = runtime.ingest(generated[start : start + batch])
                     accepted += result.accepted.accepted
                     progress.advance(task, min(batch, len(generated) - start))
+                del generated
                 elapsed = time.perf_counter() - t0
                 timings["ingest"] = f"{elapsed:.2f} s ({accepted / elapsed:,.0f} events/s)"
 
                 t0 = time.perf_counter()
-                task = progress.add_task("flush", total=1)
-                runtime.flush(wait=True, timeout_s=600)
-                while runtime.buffer.size() > 0:  # size-triggered flushes may still be running
+                task = progress.add_task("flush", total=accepted)
+                while True:  # size-triggered flushes may still be running beside this one
                     runtime.flush(wait=True, timeout_s=600)
+                    waiting = runtime.buffer.size()
+                    progress.update(task, completed=accepted - waiting)
+                    if waiting == 0:
+                        break
                     time.sleep(0.05)
-                progress.update(task, completed=1)
-                elapsed = time.perf_counter() - t0
-                timings["flush"] = f"{elapsed:.2f} s ({accepted / elapsed:,.0f} rows/s)"
+                timings["flush (rest of buffer)"] = f"{time.perf_counter() - t0:.2f} s"
 
+                t0 = time.perf_counter()
+                task = progress.add_task("analytics", total=100)
+                job = runtime.analytics_run(None, wait=False, timeout_s=600)
+                metadata = _follow(runtime, str(job["job_id"]), progress, task)
+                timings["analytics"] = (
+                    f"{time.perf_counter() - t0:.2f} s "
+                    f"({metadata['events_scanned']:,} events, query {metadata['duration_ms']} ms)"
+                )
             stats = runtime.store_stats(60)
+            print_top(runtime, groups_per_dimension=3, rows=5)
         finally:
             stop_embedded()
+    timings["total"] = f"{time.perf_counter() - started:.2f} s"
     console.print(kv_table("store", stats))
     console.print(kv_table("timings", timings))
 
 
+def _follow(runtime: Runtime, job_id: str, progress: Progress, task: TaskID) -> dict[str, Any]:
+    while True:
+        state = runtime.job_state(job_id)
+        if state.state == "SUCCESS":
+            progress.update(task, completed=100)
+            result: dict[str, Any] = state.result
+            return result
+        if state.done:
+            fail(f"analytics run failed: {state.error}")
+        progress.update(task, completed=state.progress or 0)
+        time.sleep(0.05)
+
+
 def _progress() -> Progress:
     return Progress(
-        TextColumn("[bold]{task.description:<9}"),
+        TextColumn("[bold]{task.description:<10}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),

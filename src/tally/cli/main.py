@@ -10,7 +10,7 @@ import typer
 import uvicorn
 
 from tally import keys
-from tally.cli import demo, ops
+from tally.cli import analytics, demo, ops
 from tally.cli.common import fail, friendly_errors, load_settings, print_banner, setup_logging
 from tally.errors import StoreLocked
 from tally.runtime.core import Runtime, embedded_runtime
@@ -24,6 +24,7 @@ app.add_typer(ops.store_app, name="store")
 app.add_typer(ops.db_app, name="db")
 app.command("status")(ops.status)
 app.command("demo")(demo.demo)
+app.add_typer(analytics.analytics_app, name="analytics")
 
 
 @app.command()
@@ -39,7 +40,7 @@ def api(
 
     with friendly_errors():
         if settings.mode is Mode.EMBEDDED:
-            runtime = embedded_runtime(settings)
+            runtime = embedded_runtime(settings, startup_jobs=True)
         else:
             runtime = Runtime(settings, run_tasks=False)
     uvicorn.run(
@@ -103,6 +104,7 @@ def worker(
             pool=chosen_pool,
             loglevel=settings.log_level,
             hostname=hostname,
+            on_ready=lambda: runtime.on_worker_ready(selected),
         )
     finally:
         runtime.stop()

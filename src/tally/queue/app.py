@@ -10,6 +10,7 @@ from kombu import Queue
 from tally import keys
 from tally.queue.base import TallyCelery
 from tally.queue.context import TaskContext
+from tally.queue.schedule import beat_schedule
 from tally.settings import Settings
 
 # A hard time limit leaves a task this long after its soft limit to clean up.
@@ -63,16 +64,13 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             keys.TASK_FLUSH: {"queue": keys.EVENTS_QUEUE},
             keys.TASK_STORE_STATS: {"queue": keys.EVENTS_QUEUE},
             keys.TASK_DB_UPGRADE: {"queue": keys.EVENTS_QUEUE},
+            keys.TASK_ANALYTICS_RUN: {"queue": keys.ANALYTICS_QUEUE},
         },
         "worker_hijack_root_logger": False,
-        "beat_schedule": {
-            "flush-events": {
-                "task": keys.TASK_FLUSH,
-                "schedule": timedelta(seconds=settings.flush_interval_s),
-                # A flush missed by a stopped beat is superseded by the next one.
-                "options": {"expires": settings.flush_interval_s},
-            },
-        },
+        "beat_schedule": beat_schedule(settings),
+        # Beat wakes at least this often, so the leader refreshes its lease in time.
+        "beat_max_loop_interval": max(1.0, settings.beat_lock_ttl_s / 3),
+        "tally_beat_lock_ttl_s": settings.beat_lock_ttl_s,
     }
     if redis_url:
         transport = {

@@ -1,4 +1,4 @@
-"""What tasks need from their process: settings, the buffer, and the store (opened lazily)."""
+"""What tasks need from their process: settings, buffer, result cache, store (opened lazily)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tally.analytics.params import AnalyticsParams
 from tally.buffer.base import EventBuffer
+from tally.cache.results import Publication
 from tally.settings import Settings
 from tally.store.base import Store
 
@@ -18,6 +20,8 @@ class TaskContext:
     settings: Settings
     buffer: EventBuffer
     store_factory: Callable[[], Store]
+    results: Publication
+    analytics: AnalyticsParams
     _store: Store | None = field(default=None, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 

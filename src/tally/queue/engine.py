@@ -50,7 +50,10 @@ def run_worker(
 def run_beat(app: TallyCelery, schedule_path: Path, loglevel: str) -> None:
     """Run the scheduler in this process."""
     schedule_path.parent.mkdir(parents=True, exist_ok=True)
-    app.Beat(schedule=str(schedule_path), loglevel=loglevel).run()
+    from tally.queue.schedule import LeaderScheduler
+
+    scheduler: Any = LeaderScheduler  # Celery accepts the class; its stubs say only str
+    app.Beat(schedule=str(schedule_path), loglevel=loglevel, scheduler=scheduler).run()
 
 
 class EmbeddedEngine:

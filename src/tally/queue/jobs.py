@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from celery.exceptions import TimeoutError as CeleryTimeout
@@ -41,3 +42,36 @@ def call(app: TallyCelery, task: str, timeout_s: float, *args: Any, **kwargs: An
 def request_flush(app: TallyCelery) -> str:
     """Enqueue a flush of the event buffer."""
     return send(app, keys.TASK_FLUSH)
+
+
+@dataclass(frozen=True, slots=True)
+class JobState:
+    """A job as its caller sees it."""
+
+    job_id: str
+    state: str
+    progress: int | None
+    message: str | None
+    result: Any = None
+    error: str | None = None
+
+    @property
+    def done(self) -> bool:
+        """True once the job succeeded or failed for good."""
+        return self.state in ("SUCCESS", "FAILURE", "REVOKED")
+
+
+def state(app: TallyCelery, job_id: str) -> JobState:
+    """Read a job's state, progress and result from the result backend."""
+    result = app.AsyncResult(job_id)
+    try:
+        status = str(result.state)
+        info: Any = result.info
+    except OperationalError as exc:
+        raise UnavailableError("broker", str(exc)) from None
+    if status == "SUCCESS":
+        return JobState(job_id, status, 100, "done", result=info)
+    if status == "FAILURE":
+        return JobState(job_id, status, None, None, error=f"{type(info).__name__}: {info}")
+    meta = info if isinstance(info, dict) else {}
+    return JobState(job_id, status, meta.get("progress"), meta.get("message"))

@@ -8,6 +8,9 @@ from typing import Any
 from celery import Task
 
 from tally import keys
+from tally.analytics.compute import parse_as_of
+from tally.cache.results import refresh
+from tally.errors import ValidationFailed
 from tally.queue.base import TallyCelery
 from tally.settings import Settings
 from tally.store.flush import flush
@@ -61,4 +64,23 @@ def register(app: TallyCelery, settings: Settings) -> None:
         """Create or migrate the store's schema (idempotent)."""
         return app.context().store().upgrade()
 
-    _ = (flush_events, store_stats, db_upgrade)
+    @app.task(
+        name=keys.TASK_ANALYTICS_RUN,
+        bind=True,
+        max_retries=max_retries,
+        dont_autoretry_for=(ValidationFailed,),
+        **RETRY_POLICY,
+    )
+    def analytics_run(self: Task[Any, Any], as_of: str | None = None) -> dict[str, Any]:
+        """Popularity and trending as of `as_of` (default now), published to the cache."""
+        ctx = app.context()
+        when = None if as_of is None else parse_as_of(as_of)
+        return refresh(
+            ctx.store(),
+            ctx.results,
+            ctx.analytics,
+            when,
+            progress=lambda pct, msg: report_progress(self, pct, msg),
+        )
+
+    _ = (flush_events, store_stats, db_upgrade, analytics_run)

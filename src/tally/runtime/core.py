@@ -8,15 +8,24 @@ import time
 from typing import Any
 
 from tally import keys
+from tally.analytics.compute import iso, parse_as_of
+from tally.analytics.params import AnalyticsParams
 from tally.buffer.ingest import IngestResult, ingest
-from tally.errors import TallyError, UnavailableError
+from tally.cache import results
+from tally.errors import NotFound, TallyError, UnavailableError
 from tally.metrics import BUFFER_EVENTS, BUFFER_OLDEST_AGE
 from tally.queue import jobs
 from tally.queue.app import create_app
 from tally.queue.context import TaskContext
 from tally.queue.engine import EmbeddedEngine
 from tally.queue.heartbeat import Heartbeat, workers_seen
-from tally.runtime.factory import accept_options, build_buffer, build_store, redis_client
+from tally.runtime.factory import (
+    accept_options,
+    build_buffer,
+    build_results,
+    build_store,
+    redis_client,
+)
 from tally.settings import Mode, Settings
 
 log = logging.getLogger("tally")
@@ -30,7 +39,14 @@ class Runtime:
         self.mode = settings.mode
         self.redis = redis_client(settings)
         self.buffer = build_buffer(settings, self.redis)
-        self.context = TaskContext(settings, self.buffer, lambda: build_store(settings))
+        self.results = build_results(settings, self.redis)
+        self.context = TaskContext(
+            settings,
+            self.buffer,
+            lambda: build_store(settings),
+            self.results,
+            AnalyticsParams.from_settings(settings),
+        )
         self.app = create_app(settings, self.context if run_tasks else None)
         self.options = accept_options(settings)
         self.engine: EmbeddedEngine | None = None
@@ -38,7 +54,7 @@ class Runtime:
         self._started_at = time.time()
 
     # --- lifecycle -----------------------------------------------------------------
-    def start_embedded(self, concurrency: int = 4) -> None:
+    def start_embedded(self, concurrency: int = 4, *, startup_jobs: bool = False) -> None:
         """Run the worker and scheduler as threads here, owning the store (embedded mode)."""
         log.warning(
             "EMBEDDED MODE: no REDIS_URL set. The job engine, buffer and cache run inside "
@@ -52,6 +68,18 @@ class Runtime:
             schedule_path=self.settings.data_dir / "beat-schedule",
         )
         self.engine.start()
+        if startup_jobs and self.settings.analytics_on_startup:
+            jobs.send(self.app, keys.TASK_ANALYTICS_RUN)
+
+    def on_worker_ready(self, queues: list[str]) -> None:
+        """Seed 000's run at start-up: once per start of the workers, not once per worker."""
+        if not self.settings.analytics_on_startup or keys.ANALYTICS_QUEUE not in queues:
+            return
+        if self.redis is not None:
+            window_s = max(60, int(self.settings.worker_heartbeat_s * 6))
+            if not self.redis.set(keys.ANALYTICS_STARTUP_ONCE, "1", nx=True, ex=window_s):
+                return  # another worker starting at the same time already asked for it
+        jobs.send(self.app, keys.TASK_ANALYTICS_RUN)
 
     def start_heartbeat(self, name: str, queues: list[str], concurrency: int, pool: str) -> None:
         """Publish this worker's heartbeat in Redis (Redis mode)."""
@@ -122,6 +150,33 @@ class Runtime:
         applied: list[str] = jobs.call(self.app, keys.TASK_DB_UPGRADE, timeout_s)
         return applied
 
+    # --- analytics -----------------------------------------------------------------
+    def analytics_run(self, as_of: str | None, wait: bool, timeout_s: float) -> dict[str, Any]:
+        """Enqueue an analytics run (as_of checked here, before it reaches a worker)."""
+        when = None if as_of is None else iso(parse_as_of(as_of))
+        if not wait:
+            job_id = jobs.send(self.app, keys.TASK_ANALYTICS_RUN, when)
+            return {"job_id": job_id, "status": "queued", "as_of": when}
+        metadata: dict[str, Any] = jobs.call(self.app, keys.TASK_ANALYTICS_RUN, timeout_s, when)
+        return metadata
+
+    def job_state(self, job_id: str) -> jobs.JobState:
+        """Where a job is: state, progress, message, and its result once done."""
+        return jobs.state(self.app, job_id)
+
+    def analytics_results(
+        self, metric: str, by: str, group: str | None, limit: int | None
+    ) -> dict[str, Any]:
+        """A published result set (404-worthy NotFound before the first run)."""
+        return results.read_results(self.results, metric, by, group, limit)
+
+    def analytics_metadata(self) -> dict[str, Any]:
+        """The last run's metadata."""
+        metadata = results.read_metadata(self.results)
+        if metadata is None:
+            raise NotFound(results.NO_RUN_YET)
+        return metadata
+
     # --- health --------------------------------------------------------------------
     def health(self) -> tuple[bool, dict[str, Any]]:
         """Status of Redis, the store (as its owner reports it), workers and the buffer."""
@@ -163,13 +218,17 @@ _embedded: Runtime | None = None
 _embedded_lock = threading.Lock()
 
 
-def embedded_runtime(settings: Settings) -> Runtime:
-    """The process-wide all-in-one runtime (embedded mode), started on first use."""
+def embedded_runtime(settings: Settings, *, startup_jobs: bool = False) -> Runtime:
+    """The process-wide all-in-one runtime (embedded mode), started on first use.
+
+    `startup_jobs`: run what a worker runs when it starts (seed 000's analytics run); only
+    the long-lived all-in-one process (`tally dev`) asks for it, not one-shot commands.
+    """
     global _embedded
     with _embedded_lock:
         if _embedded is None:
             runtime = Runtime(settings, run_tasks=True)
-            runtime.start_embedded()
+            runtime.start_embedded(startup_jobs=startup_jobs)
             _embedded = runtime
         return _embedded
 

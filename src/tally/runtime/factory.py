@@ -7,6 +7,10 @@ import redis
 from tally.buffer.base import EventBuffer
 from tally.buffer.memory import MemoryBuffer
 from tally.buffer.redis import RedisStreamBuffer, connect
+from tally.cache.base import ResultCache
+from tally.cache.memory import MemoryCache
+from tally.cache.redis import RedisCache
+from tally.cache.results import Publication
 from tally.events.accept import AcceptOptions
 from tally.settings import Settings
 from tally.store.base import Store
@@ -22,6 +26,12 @@ def redis_client(settings: Settings) -> redis.Redis | None:
 def build_buffer(settings: Settings, client: redis.Redis | None) -> EventBuffer:
     """The Redis Stream buffer, or the in-process one in embedded mode."""
     return RedisStreamBuffer(client) if client is not None else MemoryBuffer()
+
+
+def build_results(settings: Settings, client: redis.Redis | None) -> Publication:
+    """Where analytics results are published: Redis keys, or this process (embedded)."""
+    cache: ResultCache = RedisCache(client) if client is not None else MemoryCache()
+    return Publication(cache, prefix=settings.cache_prefix, ttl_s=settings.cache_ttl_s)
 
 
 def store_names(settings: Settings) -> Names:

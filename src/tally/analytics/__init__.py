@@ -1,0 +1,1 @@
+"""Popularity and trending (SPEC §4), computed inside the store."""

@@ -1,0 +1,63 @@
+"""Analytics routes: trigger a run, read the published results and metadata."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from tally.runtime.core import Runtime
+
+router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
+
+By = Annotated[
+    Literal["country", "category"], Query(description="group results by country or category")
+]
+Group = Annotated[str | None, Query(max_length=64, description="one group, e.g. FR or music")]
+Limit = Annotated[int | None, Query(ge=1, le=10_000, description="rows per group")]
+
+
+class RunRequest(BaseModel):
+    """What to run: as of when (default now; any past time, for backfills)."""
+
+    model_config = ConfigDict(extra="forbid")
+    as_of: str | None = Field(default=None, examples=["2026-11-21T02:00:00Z"])
+    wait: bool = Field(default=False, description="wait for the run and return its metadata")
+    timeout_s: float = Field(default=120.0, gt=0, le=3600)
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+@router.post("/run")
+def post_run(request: Request, body: Annotated[RunRequest | None, Body()] = None) -> JSONResponse:
+    """Start an analytics run; 202 with its job id, or 200 with the metadata when waiting."""
+    req = body or RunRequest()
+    result = _runtime(request).analytics_run(req.as_of, req.wait, req.timeout_s)
+    return JSONResponse(status_code=200 if req.wait else 202, content=result)
+
+
+@router.get("/popularity")
+def get_popularity(
+    request: Request, by: By = "country", group: Group = None, limit: Limit = None
+) -> dict[str, Any]:
+    """Top entities by decayed weighted score over the last 24 h, per group."""
+    return _runtime(request).analytics_results("popularity", by, group, limit)
+
+
+@router.get("/trending")
+def get_trending(
+    request: Request, by: By = "country", group: Group = None, limit: Limit = None
+) -> dict[str, Any]:
+    """Entities rising against their previous 48 h, per group."""
+    return _runtime(request).analytics_results("trending", by, group, limit)
+
+
+@router.get("/metadata")
+def get_metadata(request: Request) -> dict[str, Any]:
+    """The last run: when, as of when, events scanned, duration, parameters, status."""
+    return _runtime(request).analytics_metadata()

@@ -1,0 +1,1 @@
+"""Where analytics results are published and read: Redis, or this process (embedded)."""

@@ -1,0 +1,172 @@
+"""`tally analytics run|show|metadata`: trigger a run, watch it, read the results."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tally.cli.common import console, friendly_errors, kv_table, load_settings, setup_logging
+from tally.errors import JobError, JobTimeout
+from tally.runtime.core import Runtime, embedded_runtime, stop_embedded
+from tally.settings import Mode
+
+analytics_app = typer.Typer(help="Popularity and trending (SPEC §4).", no_args_is_help=True)
+
+Metric = Annotated[str, typer.Argument(help="popularity or trending")]
+By = Annotated[str, typer.Option("--by", help="country or category")]
+
+
+def _runtime() -> Runtime:
+    settings = load_settings()
+    setup_logging("WARNING")
+    if settings.mode is Mode.EMBEDDED:
+        return embedded_runtime(settings)
+    return Runtime(settings, run_tasks=False)
+
+
+def _done(runtime: Runtime) -> None:
+    if runtime.mode is Mode.EMBEDDED:
+        stop_embedded()
+    else:
+        runtime.stop()
+
+
+@analytics_app.command("run")
+def run(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="ISO time, default now (backfill: a past time)")
+    ] = None,
+    wait: Annotated[bool, typer.Option(help="wait and show progress")] = False,
+    timeout: Annotated[float, typer.Option(help="seconds to wait")] = 600.0,
+) -> None:
+    """Run popularity and trending now (or as of a past time)."""
+    with friendly_errors():
+        runtime = _runtime()
+        # Embedded: the run happens in this process, so there is nothing to come back to.
+        wait = wait or runtime.mode is Mode.EMBEDDED
+        try:
+            queued = runtime.analytics_run(as_of, wait=False, timeout_s=timeout)
+            if not wait:
+                console.print(kv_table("analytics run queued", queued))
+                return
+            metadata = watch(runtime, str(queued["job_id"]), timeout)
+            console.print(kv_table("analytics run", _summary(metadata)))
+            if runtime.mode is Mode.EMBEDDED:
+                print_top(runtime, groups_per_dimension=3, rows=5)
+        finally:
+            _done(runtime)
+
+
+def watch(runtime: Runtime, job_id: str, timeout_s: float) -> dict[str, Any]:
+    """Show a job's progress until it ends; return its result."""
+    deadline = time.monotonic() + timeout_s
+    with Progress(
+        TextColumn("[bold]analytics"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("queued", total=100)
+        while time.monotonic() < deadline:
+            state = runtime.job_state(job_id)
+            if state.state == "SUCCESS":
+                progress.update(task, completed=100, description="done")
+                result: dict[str, Any] = state.result
+                return result
+            if state.done:
+                raise JobError(f"analytics run {job_id} failed: {state.error}")
+            progress.update(
+                task,
+                completed=state.progress or 0,
+                description=state.message or state.state.lower(),
+            )
+            time.sleep(0.2)
+    raise JobTimeout(f"analytics run {job_id} did not finish within {timeout_s:g} s")
+
+
+@analytics_app.command("show")
+def show(
+    metric: Metric = "popularity",
+    by: By = "country",
+    group: Annotated[str | None, typer.Option(help="one group, e.g. FR")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="rows per group")] = 10,
+) -> None:
+    """Print the published results."""
+    with friendly_errors():
+        runtime = _runtime()
+        try:
+            payload = runtime.analytics_results(metric, by, group, limit)
+        finally:
+            _done(runtime)
+    console.print(results_table(metric, by, payload["groups"]))
+    console.print(f"as of {payload['as_of']}, generated {payload['generated_at']}")
+
+
+@analytics_app.command("metadata")
+def metadata() -> None:
+    """Print the last run's metadata."""
+    with friendly_errors():
+        runtime = _runtime()
+        try:
+            meta = runtime.analytics_metadata()
+        finally:
+            _done(runtime)
+    console.print(kv_table("last analytics run", _summary(meta)))
+
+
+def _summary(meta: dict[str, Any]) -> dict[str, Any]:
+    shown = {k: v for k, v in meta.items() if k != "parameters"}
+    params = meta.get("parameters") or {}
+    shown["parameters"] = ", ".join(f"{k}={v}" for k, v in params.items() if k != "weights")
+    return shown
+
+
+def results_table(
+    metric: str, by: str, groups: dict[str, list[dict[str, Any]]], title: str | None = None
+) -> Table:
+    """One ranked table for several groups of one result set."""
+    table = Table(title=title or f"{metric} by {by}", title_justify="left")
+    table.add_column(by)
+    table.add_column("#", justify="right")
+    table.add_column("entity")
+    if metric == "popularity":
+        table.add_column("score", justify="right")
+        table.add_column("events", justify="right")
+    else:
+        for column in ("trend", "events", "expected", "growth"):
+            table.add_column(column, justify="right")
+    for group, rows in groups.items():
+        for row in rows:
+            entity = f"{row['entity_type']}:{row['entity_id']}"
+            first = group if row["rank"] == 1 else ""
+            if metric == "popularity":
+                values = [f"{row['score']:,.1f}", f"{row['events']:,}"]
+            else:
+                growth = row["growth"]
+                values = [
+                    f"{row['trend_score']:.2f}",
+                    f"{row['events']:,}",
+                    f"{row['expected']:,.1f}",
+                    "new" if growth is None else f"{growth:+.0%}",
+                ]
+            table.add_row(first, str(row["rank"]), entity, *values)
+        table.add_section()
+    return table
+
+
+def print_top(runtime: Runtime, *, groups_per_dimension: int, rows: int) -> None:
+    """Top popular and trending entities for the largest few countries and categories."""
+    for by in ("country", "category"):
+        totals = runtime.analytics_results("popularity", by, None, rows).get("totals", {})
+        biggest = sorted(totals, key=lambda g: -totals[g]["events"])[:groups_per_dimension]
+        for metric in ("popularity", "trending"):
+            payload = runtime.analytics_results(metric, by, None, rows)
+            shown = {g: payload["groups"][g] for g in biggest if g in payload["groups"]}
+            title = f"{metric} by {by} (top {rows}, {len(shown)} largest {by} groups)"
+            console.print(results_table(metric, by, shown, title))

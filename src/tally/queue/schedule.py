@@ -1,0 +1,123 @@
+"""The schedule table, and a scheduler that fires only while it holds a Redis lease."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import redis
+from celery import beat
+from celery.schedules import crontab
+
+from tally import keys
+from tally.errors import ConfigError
+from tally.settings import Settings
+
+log = logging.getLogger("tally.beat")
+
+# Compare-and-expire / compare-and-delete: only the holder may refresh or drop the lease.
+_REFRESH = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+def cron(expression: str) -> crontab:
+    """A Celery crontab from `minute hour day-of-month month day-of-week` (UTC)."""
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ConfigError(f"TALLY_ANALYTICS_SCHEDULE: expected 5 cron fields, got {expression!r}")
+    minute, hour, day_of_month, month_of_year, day_of_week = fields
+    try:
+        schedule = crontab(
+            minute=minute,
+            hour=hour,
+            day_of_month=day_of_month,
+            month_of_year=month_of_year,
+            day_of_week=day_of_week,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"TALLY_ANALYTICS_SCHEDULE: {expression!r}: {exc}") from None
+    return schedule
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    """What beat fires: flushes every TALLY_FLUSH_INTERVAL_S, analytics on its cron."""
+    return {
+        "flush-events": {
+            "task": keys.TASK_FLUSH,
+            "schedule": timedelta(seconds=settings.flush_interval_s),
+            # A flush missed by a stopped beat is superseded by the next one.
+            "options": {"expires": settings.flush_interval_s},
+        },
+        "analytics-daily": {
+            "task": keys.TASK_ANALYTICS_RUN,
+            "schedule": cron(settings.analytics_schedule),
+        },
+    }
+
+
+class LeaderScheduler(beat.PersistentScheduler):
+    """Fires the schedule only while holding a Redis lease; other beats stand by.
+
+    Two `tally beat` processes would otherwise both fire every entry (celery#2856). The
+    lease expires `tally_beat_lock_ttl_s` after its holder stops refreshing it (SIGKILL,
+    network split); a standby then takes over within that time. A lease of our own rather
+    than RedBeat: the schedule stays a table in code, and only leadership lives in Redis.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        url = str(self.app.conf.broker_url or "")
+        self._redis = redis.Redis.from_url(url) if url.startswith(("redis", "rediss")) else None
+        # Who holds the lease is readable in Redis: host, pid, then a random part.
+        self._token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        ttl_s: Any = self.app.conf.get("tally_beat_lock_ttl_s") or 30
+        self._ttl_ms = int(float(ttl_s) * 1000)
+        self._leader = False
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        if self._redis is not None and not self._hold_lease():
+            max_interval: Any = self.max_interval
+            return min(self._ttl_ms / 3000, float(max_interval))
+        interval: float = super().tick(*args, **kwargs)
+        # Wake up in time to refresh the lease before it lapses.
+        return min(interval, self._ttl_ms / 3000)
+
+    def _hold_lease(self) -> bool:
+        assert self._redis is not None
+        try:
+            if self._leader and self._redis.eval(
+                _REFRESH, 1, keys.BEAT_LEADER_LOCK, self._token, self._ttl_ms
+            ):
+                return True
+            was_leader = self._leader
+            self._leader = bool(
+                self._redis.set(keys.BEAT_LEADER_LOCK, self._token, nx=True, px=self._ttl_ms)
+            )
+        except redis.RedisError as exc:
+            log.warning("beat lease unavailable (%s); not firing", type(exc).__name__)
+            self._leader = False
+            return False
+        if self._leader and not was_leader:
+            log.info("this beat holds the lease and fires the schedule")
+        elif was_leader:
+            log.warning("beat lease lost; standing by")
+        return self._leader
+
+    def close(self) -> None:
+        if self._redis is not None and self._leader:
+            with contextlib.suppress(redis.RedisError):  # the lease expires on its own
+                self._redis.eval(_RELEASE, 1, keys.BEAT_LEADER_LOCK, self._token)
+        super().close()
