@@ -18,7 +18,7 @@ from tally.errors import BufferUnavailable
 T = TypeVar("T")
 
 # Compare-and-expire / compare-and-delete: only the holder's token may touch the lease.
-_REFRESH = """
+LEASE_REFRESH = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
   return redis.call('pexpire', KEYS[1], ARGV[2])
 end
@@ -38,7 +38,7 @@ end
 if done > 0 then redis.call('decrby', KEYS[2], done) end
 return done
 """
-_RELEASE = """
+LEASE_RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
 """
@@ -75,13 +75,15 @@ class _RedisLock(FlushLock):
     def refresh(self) -> bool:
         return bool(
             _guard(
-                lambda: self._client.eval(_REFRESH, 1, keys.FLUSH_LOCK, self._token, self._ttl_ms)
+                lambda: self._client.eval(
+                    LEASE_REFRESH, 1, keys.FLUSH_LOCK, self._token, self._ttl_ms
+                )
             )
         )
 
     def release(self) -> None:
         with contextlib.suppress(redis.RedisError):  # the lease expires on its own anyway
-            self._client.eval(_RELEASE, 1, keys.FLUSH_LOCK, self._token)
+            self._client.eval(LEASE_RELEASE, 1, keys.FLUSH_LOCK, self._token)
 
 
 class RedisStreamBuffer(EventBuffer):

@@ -10,8 +10,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from tally.cli.common import console, friendly_errors, kv_table, load_settings, setup_logging
+from tally.cli.ops import close_runtime, open_runtime
 from tally.errors import JobError, JobTimeout
-from tally.runtime.core import Runtime, embedded_runtime, stop_embedded
+from tally.runtime.core import Runtime
 from tally.settings import Mode
 
 analytics_app = typer.Typer(help="Popularity and trending (SPEC §4).", no_args_is_help=True)
@@ -23,16 +24,7 @@ By = Annotated[str, typer.Option("--by", help="country or category")]
 def _runtime() -> Runtime:
     settings = load_settings()
     setup_logging("WARNING")
-    if settings.mode is Mode.EMBEDDED:
-        return embedded_runtime(settings)
-    return Runtime(settings, run_tasks=False)
-
-
-def _done(runtime: Runtime) -> None:
-    if runtime.mode is Mode.EMBEDDED:
-        stop_embedded()
-    else:
-        runtime.stop()
+    return open_runtime(settings)
 
 
 @analytics_app.command("run")
@@ -58,7 +50,7 @@ def run(
             if runtime.mode is Mode.EMBEDDED:
                 print_top(runtime, groups_per_dimension=3, rows=5)
         finally:
-            _done(runtime)
+            close_runtime(runtime)
 
 
 def watch(runtime: Runtime, job_id: str, timeout_s: float) -> dict[str, Any]:
@@ -103,7 +95,7 @@ def show(
         try:
             payload = runtime.analytics_results(metric, by, group, limit)
         finally:
-            _done(runtime)
+            close_runtime(runtime)
     console.print(results_table(metric, by, payload["groups"]))
     console.print(f"as of {payload['as_of']}, generated {payload['generated_at']}")
 
@@ -116,7 +108,7 @@ def metadata() -> None:
         try:
             meta = runtime.analytics_metadata()
         finally:
-            _done(runtime)
+            close_runtime(runtime)
     console.print(kv_table("last analytics run", _summary(meta)))
 
 

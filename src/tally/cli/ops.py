@@ -19,14 +19,16 @@ db_app = typer.Typer(help="Schemas.", no_args_is_help=True)
 Timeout = Annotated[float, typer.Option("--timeout", help="seconds to wait for the job")]
 
 
-def _runtime(settings: Settings) -> Runtime:
+def open_runtime(settings: Settings) -> Runtime:
+    """The runtime a one-shot command uses; embedded: this process owns the store meanwhile."""
     # Embedded: this process becomes the store's owner for the command's duration.
     if settings.mode is Mode.EMBEDDED:
         return embedded_runtime(settings)
     return Runtime(settings, run_tasks=False)
 
 
-def _done(runtime: Runtime) -> None:
+def close_runtime(runtime: Runtime) -> None:
+    """Stop what `open_runtime` started."""
     if runtime.mode is Mode.EMBEDDED:
         stop_embedded()
     else:
@@ -42,11 +44,11 @@ def events_flush(
     settings = load_settings()
     setup_logging("WARNING")
     with friendly_errors():
-        runtime = _runtime(settings)
+        runtime = open_runtime(settings)
         try:
             report = runtime.flush(wait, timeout)
         finally:
-            _done(runtime)
+            close_runtime(runtime)
     console.print(kv_table("flush", report))
 
 
@@ -56,11 +58,11 @@ def store_stats(timeout: Timeout = 30.0) -> None:
     settings = load_settings()
     setup_logging("WARNING")
     with friendly_errors():
-        runtime = _runtime(settings)
+        runtime = open_runtime(settings)
         try:
             stats = runtime.store_stats(timeout)
         finally:
-            _done(runtime)
+            close_runtime(runtime)
     console.print(kv_table("store", stats))
 
 
@@ -70,11 +72,11 @@ def db_upgrade(timeout: Timeout = 120.0) -> None:
     settings = load_settings()
     setup_logging("WARNING")
     with friendly_errors():
-        runtime = _runtime(settings)
+        runtime = open_runtime(settings)
         try:
             applied = runtime.db_upgrade(timeout)
         finally:
-            _done(runtime)
+            close_runtime(runtime)
     if applied:
         for line in applied:
             console.print(f"[green]applied[/] {line}")
@@ -86,7 +88,7 @@ def status(timeout: Timeout = 5.0) -> None:
     """Mode, Redis, workers, buffer and store at a glance."""
     settings = load_settings()
     setup_logging("WARNING")
-    runtime = _runtime(settings)
+    runtime = open_runtime(settings)
     try:
         ok, checks = runtime.health()
         console.print(kv_table("Tally", {k: checks.get(k) for k in ("mode", "redis", "store")}))
@@ -99,7 +101,7 @@ def status(timeout: Timeout = 5.0) -> None:
         for problem in checks.get("problems", []):
             console.print(f"[red]problem:[/] {problem}")
     finally:
-        _done(runtime)
+        close_runtime(runtime)
     raise typer.Exit(0 if ok else 1)
 
 

@@ -15,22 +15,11 @@ from celery import beat
 from celery.schedules import crontab
 
 from tally import keys
+from tally.buffer.redis import LEASE_REFRESH, LEASE_RELEASE
 from tally.errors import ConfigError
 from tally.settings import Settings
 
 log = logging.getLogger("tally.beat")
-
-# Compare-and-expire / compare-and-delete: only the holder may refresh or drop the lease.
-_REFRESH = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-  return redis.call('pexpire', KEYS[1], ARGV[2])
-end
-return 0
-"""
-_RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
-"""
 
 
 def cron(expression: str) -> crontab:
@@ -99,7 +88,7 @@ class LeaderScheduler(beat.PersistentScheduler):
         assert self._redis is not None
         try:
             if self._leader and self._redis.eval(
-                _REFRESH, 1, keys.BEAT_LEADER_LOCK, self._token, self._ttl_ms
+                LEASE_REFRESH, 1, keys.BEAT_LEADER_LOCK, self._token, self._ttl_ms
             ):
                 return True
             was_leader = self._leader
@@ -119,5 +108,5 @@ class LeaderScheduler(beat.PersistentScheduler):
     def close(self) -> None:
         if self._redis is not None and self._leader:
             with contextlib.suppress(redis.RedisError):  # the lease expires on its own
-                self._redis.eval(_RELEASE, 1, keys.BEAT_LEADER_LOCK, self._token)
+                self._redis.eval(LEASE_RELEASE, 1, keys.BEAT_LEADER_LOCK, self._token)
         super().close()
