@@ -29,6 +29,7 @@ test: $(STAMP) lint
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/analytics.py
+	$(BIN)/python bench/jobs.py
 
 clean:
 	rm -rf $(VENV) .tally .tally-demo build .pytest_cache .mypy_cache .ruff_cache

@@ -74,6 +74,7 @@ def bench_http(url: str, payloads: list[bytes], n: int) -> float:
         TALLY_BATCH_SIZE="100000000",
         TALLY_DATA_DIR=tempfile.mkdtemp(),
         TALLY_LOG_LEVEL="WARNING",
+        TALLY_API_TOKENS="bench-token",
     )
     api = subprocess.Popen(
         [sys.executable, "-m", "tally.cli.main", "api", "--port", str(port)],
@@ -89,7 +90,7 @@ def bench_http(url: str, payloads: list[bytes], n: int) -> float:
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        headers = {"content-type": "application/json"}
+        headers = {"content-type": "application/json", "authorization": "Bearer bench-token"}
         with httpx.Client(base_url=base, timeout=120) as client:
             client.post("/api/v1/events", content=payloads[0], headers=headers)  # warm-up
             redis.Redis.from_url(url).flushdb()

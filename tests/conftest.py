@@ -18,6 +18,8 @@ import redis
 REDIS_HOST = os.environ.get("TEST_REDIS_HOST", "127.0.0.1")
 REDIS_PORT = int(os.environ.get("TEST_REDIS_PORT", "6379"))
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# The bearer token every test API accepts (TALLY_API_TOKENS in clean_env).
+API_TOKEN = "test-token-0123456789"
 
 
 def free_port() -> int:
@@ -66,8 +68,15 @@ def clean_env(**extra: str) -> dict[str, str]:
     """The environment for a Tally subprocess, without any Tally or seed variables leaking in."""
     drop = ("REDIS_", "CLICKHOUSE_", "TALLY_", "DATABASE_URL", "TABLE_NAME", "ARQ_", "ANALYTICS_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    env["TALLY_API_TOKENS"] = API_TOKEN
     env.update(extra)
     return env
+
+
+def api_client(base_url: str, timeout: float = 60, token: str | None = API_TOKEN) -> httpx.Client:
+    """An HTTP client for a test API, sending the test bearer token."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=base_url, timeout=timeout, headers=headers)
 
 
 class Proc:

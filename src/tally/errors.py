@@ -29,6 +29,18 @@ class NotFound(TallyError):
     """Raised when something asked for does not exist (yet): results before a first run."""
 
 
+class TaskUnknown(NotFound):
+    """Raised when a job names a task that no loaded module registered."""
+
+
+class Conflict(TallyError):
+    """Raised when a request contradicts the state of what it names: a finished job's abort."""
+
+    def __init__(self, message: str, status: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class UnavailableError(TallyError):
     """Raised when a backing service (Redis, the store, the broker) cannot be reached."""
 
@@ -66,3 +78,20 @@ class JobError(TallyError):
 
 class JobTimeout(JobError):
     """Raised when waiting for a job's result takes longer than the caller allowed."""
+
+
+class JobFailed(JobError):
+    """Raised inside a worker to fail a job for good (no retry): a timeout, bad arguments."""
+
+
+class JobInterrupted(BaseException):
+    """Raised inside a running job to stop it; not an Exception, so `except Exception` in
+    user code cannot swallow it."""
+
+
+class JobAborted(JobInterrupted):
+    """Raised inside a running job when someone aborted it."""
+
+
+class JobTimedOut(JobInterrupted):
+    """Raised inside a running job when it passes its time limit."""

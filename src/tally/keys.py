@@ -58,8 +58,52 @@ BEAT_LEADER_LOCK: Final = f"{PREFIX}:beat:leader"
 # Set when a worker enqueued the start-up analytics run, so N workers starting do not run N.
 ANALYTICS_STARTUP_ONCE: Final = f"{PREFIX}:analytics:startup-run"
 
+# Celery's Redis transport keeps one list per (queue, priority step); step 0 is the bare name
+# and is consumed first. Tally's priorities 0-9 (higher first) map onto Celery's 9-0.
+BROKER_PRIORITY_SEP: Final = "\x06\x16"
+PRIORITY_STEPS: Final = tuple(range(10))
+
+
+def broker_queue_keys(queue: str) -> list[str]:
+    """The Redis lists holding a queue's waiting messages, one per priority step."""
+    return [
+        queue if step == 0 else f"{queue}{BROKER_PRIORITY_SEP}{step}" for step in PRIORITY_STEPS
+    ]
+
+
+# Job index (SPEC §5): one hash per job, and sorted sets that list them; all with TTLs.
+JOB_PREFIX: Final = f"{PREFIX}:job:"
+JOBS_PREFIX: Final = f"{PREFIX}:jobs:"
+
+
+def job(job_id: str) -> str:
+    """Hash of one job: task, queue, status, progress, attempts, timestamps, result."""
+    return f"{JOB_PREFIX}{job_id}"
+
+
+def jobs_active(queue: str) -> str:
+    """Jobs of a queue not finished yet (queued, running, retrying), scored by creation."""
+    return f"{JOBS_PREFIX}active:{queue}"
+
+
+def jobs_running(queue: str) -> str:
+    """Jobs of a queue running now, scored by start."""
+    return f"{JOBS_PREFIX}running:{queue}"
+
+
+def jobs_done(queue: str, status: str) -> str:
+    """Finished jobs of a queue with one final status, scored by finish; capped and aged."""
+    return f"{JOBS_PREFIX}done:{queue}:{status}"
+
+
+def jobs_scheduled(queue: str) -> str:
+    """Jobs held in Redis until their eta, scored by it; promoted to the broker when due."""
+    return f"{JOBS_PREFIX}scheduled:{queue}"
+
+
 # Task names, routed to their queue by queue/app.py.
 TASK_FLUSH: Final = "events.flush"
 TASK_STORE_STATS: Final = "store.stats"
 TASK_DB_UPGRADE: Final = "store.upgrade"
 TASK_ANALYTICS_RUN: Final = "analytics.run"
+TASK_NOOP: Final = "tally.noop"

@@ -103,6 +103,21 @@ class Settings(BaseSettings):
     result_expires_s: int = Field(
         default=7 * 86_400, ge=60, validation_alias="TALLY_RESULT_EXPIRES_S"
     )
+    job_history_ttl_s: int = Field(
+        default=7 * 86_400, ge=1, validation_alias="TALLY_JOB_HISTORY_TTL_S"
+    )
+    job_history_max: int = Field(default=10_000, ge=1, validation_alias="TALLY_JOB_HISTORY_MAX")
+    retry_backoff_s: int = Field(default=1, ge=1, validation_alias="TALLY_RETRY_BACKOFF_S")
+    retry_backoff_max_s: int = Field(
+        default=600, ge=1, validation_alias="TALLY_RETRY_BACKOFF_MAX_S"
+    )
+    abort_check_s: float = Field(default=0.5, gt=0, validation_alias="TALLY_ABORT_CHECK_S")
+    scheduler_poll_s: float = Field(default=0.5, gt=0, validation_alias="TALLY_SCHEDULER_POLL_S")
+    task_modules: str = Field(
+        default="",
+        validation_alias="TALLY_TASK_MODULES",
+        description="comma-separated modules whose @job functions become tasks",
+    )
     worker_heartbeat_s: float = Field(default=10.0, gt=0, validation_alias="TALLY_HEARTBEAT_S")
     embedded_poll_interval_s: float = Field(
         default=0.01, gt=0, validation_alias="TALLY_EMBEDDED_POLL_INTERVAL_S"
@@ -129,6 +144,11 @@ class Settings(BaseSettings):
     beat_lock_ttl_s: float = Field(default=30.0, ge=1, validation_alias="TALLY_BEAT_LOCK_TTL_S")
 
     # --- API ---
+    api_tokens: SecretStr = Field(
+        default=SecretStr(""),
+        validation_alias="TALLY_API_TOKENS",
+        description="comma-separated bearer tokens; empty is allowed in embedded mode only",
+    )
     api_host: str = Field(default="127.0.0.1", validation_alias="TALLY_API_HOST")
     api_port: int = Field(default=8000, ge=1, le=65535, validation_alias="TALLY_API_PORT")
     request_timeout_s: float = Field(default=30.0, gt=0, validation_alias="TALLY_REQUEST_TIMEOUT_S")
@@ -150,6 +170,15 @@ class Settings(BaseSettings):
         if len(value.split()) != 5:
             raise ValueError("expected 5 cron fields: minute hour day-of-month month day-of-week")
         return value
+
+    def api_token_list(self) -> list[str]:
+        """The accepted bearer tokens (none: auth is off, embedded development only)."""
+        raw = self.api_tokens.get_secret_value()
+        return [t.strip() for t in raw.split(",") if t.strip()]
+
+    def task_module_list(self) -> list[str]:
+        """Modules to import for user tasks."""
+        return [m.strip() for m in self.task_modules.split(",") if m.strip()]
 
     @property
     def mode(self) -> Mode:

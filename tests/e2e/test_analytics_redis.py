@@ -7,12 +7,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 import redis
 
 from tally import keys
-from tests.conftest import Proc, clean_env, free_port, wait_http, wait_until
+from tests.conftest import Proc, api_client, clean_env, free_port, wait_http, wait_until
 from tests.e2e.test_redis_mode import flush_until_empty, make_events, post_all
 
 pytestmark = pytest.mark.slow
@@ -33,7 +32,7 @@ def test_run_and_read_analytics_over_http(
     api = procs("api", "--port", str(port), env=env, name="api")
     base = f"http://127.0.0.1:{port}"
     wait_http(f"{base}/api/v1/health", proc=api)
-    client = httpx.Client(base_url=base, timeout=60)
+    client = api_client(base, timeout=60)
 
     # Then before any run: 404 with a clear message
     r = client.get("/api/v1/analytics/popularity", params={"by": "country"})
@@ -95,7 +94,7 @@ def _holder(client: redis.Redis) -> str:
 
 
 def _queued_flushes(client: redis.Redis) -> int:
-    return int(client.llen(keys.EVENTS_QUEUE))
+    return sum(int(client.llen(k)) for k in keys.broker_queue_keys(keys.EVENTS_QUEUE))
 
 
 def test_two_beats_fire_once_and_a_standby_takes_over(

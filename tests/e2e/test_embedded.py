@@ -6,10 +6,9 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import orjson
 
-from tests.conftest import Proc, clean_env, free_port, wait_http, wait_until
+from tests.conftest import Proc, api_client, clean_env, free_port, wait_http, wait_until
 
 
 def test_tally_dev_ingests_flushes_and_reports(tmp_path: Path, procs: Callable[..., Proc]) -> None:
@@ -18,7 +17,7 @@ def test_tally_dev_ingests_flushes_and_reports(tmp_path: Path, procs: Callable[.
     dev = procs("dev", "--port", str(port), env=env, name="dev")
     base = f"http://127.0.0.1:{port}"
     wait_http(f"{base}/api/v1/health", proc=dev)
-    client = httpx.Client(base_url=base, timeout=60)
+    client = api_client(base, timeout=60)
     assert client.get("/api/v1/health").json()["mode"] == "embedded"
     assert "EMBEDDED MODE" in dev.output()
 

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Proc, clean_env, free_port, wait_http, wait_until
+from tests.conftest import Proc, api_client, clean_env, free_port, wait_http, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -70,7 +70,7 @@ def test_100k_events_over_http_are_stored_exactly_once_across_retries_and_a_kill
     api = procs("api", "--port", str(port), env=env, name="api")
     base = f"http://127.0.0.1:{port}"
     wait_http(f"{base}/api/v1/health", proc=api)
-    client = httpx.Client(base_url=base, timeout=60)
+    client = api_client(base, timeout=60)
     wait_until(lambda: client.get("/api/v1/health").status_code == 200, 60, "a healthy worker")
 
     # Given 100,000 events posted over HTTP, When flushed, Then exactly 100,000 are stored
@@ -142,7 +142,7 @@ def test_redis_outage_gives_503_then_resumes_without_restart(
         api = procs("api", "--port", str(api_port), env=env, name="api")
         base = f"http://127.0.0.1:{api_port}"
         wait_http(f"{base}/api/v1/health", proc=api)
-        client = httpx.Client(base_url=base, timeout=30)
+        client = api_client(base, timeout=30)
         assert client.post("/api/v1/events", json=make_events(10)).status_code == 200
 
         # When Redis goes down: the API stays up, health is degraded, ingest answers 503

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from tally.api.auth import Authenticated
 from tally.runtime.core import Runtime
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
@@ -33,7 +34,7 @@ def _runtime(request: Request) -> Runtime:
     return runtime
 
 
-@router.post("/run")
+@router.post("/run", dependencies=[Authenticated])
 def post_run(request: Request, body: Annotated[RunRequest | None, Body()] = None) -> JSONResponse:
     """Start an analytics run; 202 with its job id, or 200 with the metadata when waiting."""
     req = body or RunRequest()

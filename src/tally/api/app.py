@@ -13,13 +13,15 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from tally import __version__
-from tally.api import analytics, errors, events
+from tally.api import analytics, errors, events, jobs
+from tally.api.auth import check_startup
 from tally.errors import TallyError
 from tally.runtime.core import Runtime
 
 
 def create_api(runtime: Runtime, *, stop_on_shutdown: bool = True) -> FastAPI:
-    """The API around an already-built runtime."""
+    """The API around an already-built runtime (ConfigError without tokens in Redis mode)."""
+    check_startup(runtime.settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -34,9 +36,11 @@ def create_api(runtime: Runtime, *, stop_on_shutdown: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.api_tokens = runtime.settings.api_token_list()
     errors.install(app)
     app.include_router(events.router)
     app.include_router(analytics.router)
+    app.include_router(jobs.router)
 
     @app.get("/api/v1/health", tags=["health"])
     async def health(request: Request) -> JSONResponse:

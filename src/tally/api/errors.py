@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from tally.errors import (
+    Conflict,
     JobError,
     JobTimeout,
     NotFound,
@@ -27,6 +29,9 @@ def install(app: FastAPI) -> None:
             return _error(422, exc.reason, exc.message, field=exc.field)
         if isinstance(exc, NotFound):
             return _error(404, "not_found", str(exc))
+        if isinstance(exc, Conflict):
+            body = {"error": {"reason": "conflict", "message": str(exc), "status": exc.status}}
+            return JSONResponse(status_code=409, content=body)
         if isinstance(exc, UnavailableError):
             return _error(
                 503,
@@ -39,6 +44,14 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, JobError):
             return _error(502, "job_failed", str(exc))
         return _error(500, "internal", str(exc))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        reason = _REASONS.get(exc.status_code, "http_error")
+        return _error(exc.status_code, reason, str(exc.detail), headers=dict(exc.headers or {}))
+
+
+_REASONS = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
 
 
 def _error(

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from tally.api.auth import Authenticated
 from tally.errors import PayloadTooLarge
 from tally.events.accept import parse_body
 from tally.events.schema import Reason
@@ -52,6 +53,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
             },
         }
     },
+    dependencies=[Authenticated],
 )
 async def post_events(request: Request) -> JSONResponse:
     """Ingest events."""
@@ -69,7 +71,7 @@ def get_buffer(request: Request) -> dict[str, Any]:
     return _runtime(request).buffer_info()
 
 
-@router.post("/events/flush")
+@router.post("/events/flush", dependencies=[Authenticated])
 def post_flush(
     request: Request,
     wait: bool = Query(default=False, description="wait for the flush and return its report"),

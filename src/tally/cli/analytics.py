@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from tally.cli.common import console, friendly_errors, kv_table, load_settings, setup_logging
+from tally.cli.follow import follow
 from tally.cli.ops import close_runtime, open_runtime
-from tally.errors import JobError, JobTimeout
+from tally.errors import JobError
 from tally.runtime.core import Runtime
 from tally.settings import Mode
 
@@ -54,32 +53,12 @@ def run(
 
 
 def watch(runtime: Runtime, job_id: str, timeout_s: float) -> dict[str, Any]:
-    """Show a job's progress until it ends; return its result."""
-    deadline = time.monotonic() + timeout_s
-    with Progress(
-        TextColumn("[bold]analytics"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
-        task = progress.add_task("queued", total=100)
-        while time.monotonic() < deadline:
-            state = runtime.job_state(job_id)
-            if state.state == "SUCCESS":
-                progress.update(task, completed=100, description="done")
-                result: dict[str, Any] = state.result
-                return result
-            if state.done:
-                raise JobError(f"analytics run {job_id} failed: {state.error}")
-            progress.update(
-                task,
-                completed=state.progress or 0,
-                description=state.message or state.state.lower(),
-            )
-            time.sleep(0.2)
-    raise JobTimeout(f"analytics run {job_id} did not finish within {timeout_s:g} s")
+    """Show a run's progress until it ends; return its metadata."""
+    record = follow(runtime, job_id, "analytics", timeout_s)
+    if record.status.value != "succeeded":
+        raise JobError(f"analytics run {job_id} {record.status}: {record.error}")
+    result: dict[str, Any] = record.result
+    return result
 
 
 @analytics_app.command("show")

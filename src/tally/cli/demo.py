@@ -19,6 +19,7 @@ from rich.progress import (
 
 from tally.cli.analytics import print_top
 from tally.cli.common import console, fail, friendly_errors, kv_table, load_settings, print_banner
+from tally.cli.follow import track
 from tally.runtime.core import Runtime, embedded_runtime, stop_embedded
 from tally.settings import Mode
 
@@ -181,16 +182,11 @@ def demo(
 
 
 def _follow(runtime: Runtime, job_id: str, progress: Progress, task: TaskID) -> dict[str, Any]:
-    while True:
-        state = runtime.job_state(job_id)
-        if state.state == "SUCCESS":
-            progress.update(task, completed=100)
-            result: dict[str, Any] = state.result
-            return result
-        if state.done:
-            fail(f"analytics run failed: {state.error}")
-        progress.update(task, completed=state.progress or 0)
-        time.sleep(0.05)
+    record = track(runtime, job_id, lambda pct, _: progress.update(task, completed=pct), 600.0)
+    if record.status.value != "succeeded":
+        fail(f"analytics run {record.status}: {record.error}")
+    result: dict[str, Any] = record.result
+    return result
 
 
 def _progress() -> Progress:

@@ -10,7 +10,7 @@ import typer
 import uvicorn
 
 from tally import keys
-from tally.cli import analytics, demo, ops
+from tally.cli import analytics, demo, jobs, ops
 from tally.cli.common import fail, friendly_errors, load_settings, print_banner, setup_logging
 from tally.errors import StoreLocked
 from tally.runtime.core import Runtime, embedded_runtime
@@ -25,6 +25,11 @@ app.add_typer(ops.db_app, name="db")
 app.command("status")(ops.status)
 app.command("demo")(demo.demo)
 app.add_typer(analytics.analytics_app, name="analytics")
+app.command("enqueue")(jobs.enqueue)
+app.command("job")(jobs.job)
+app.command("jobs")(jobs.jobs)
+app.command("abort")(jobs.abort)
+app.command("tasks")(jobs.tasks)
 
 
 @app.command()
@@ -37,14 +42,17 @@ def api(
     setup_logging(settings.log_level)
     print_banner(settings)
     from tally.api.app import create_api
+    from tally.api.auth import check_startup
 
     with friendly_errors():
+        check_startup(settings)
         if settings.mode is Mode.EMBEDDED:
             runtime = embedded_runtime(settings, startup_jobs=True)
         else:
             runtime = Runtime(settings, run_tasks=False)
+        api_app = create_api(runtime)
     uvicorn.run(
-        create_api(runtime),
+        api_app,
         host=host or settings.api_host,
         port=port or settings.api_port,
         log_level=settings.log_level.lower(),
@@ -72,6 +80,9 @@ def worker(
     concurrency: Annotated[int, typer.Option("-c", "--concurrency", min=1)] = 4,
     pool: Annotated[str | None, typer.Option(help="threads|solo|prefork")] = None,
     name: Annotated[str | None, typer.Option(help="worker name")] = None,
+    burst: Annotated[
+        bool, typer.Option(help="exit once the queues are empty and the jobs done")
+    ] = False,
 ) -> None:
     """Run a worker (Redis mode). With the embedded store it is the store's one owner."""
     settings = load_settings()
@@ -86,14 +97,15 @@ def worker(
     chosen_pool = pool or "threads"
     if settings.store_kind == "chdb" and chosen_pool == "prefork":
         fail("--pool prefork: the embedded chDB store needs one process; use threads or solo")
-    runtime = Runtime(settings, run_tasks=True)
+    with friendly_errors():
+        runtime = Runtime(settings, run_tasks=True)
     hostname = name or f"tally-{os.getpid()}@{socket.gethostname()}"
     if keys.EVENTS_QUEUE in selected:
         try:
             runtime.context.store()  # open now: a locked store is an error at start, not later
         except StoreLocked as exc:
             fail(str(exc))
-    runtime.start_heartbeat(hostname, selected, concurrency, chosen_pool)
+    runtime.start_worker_services(hostname, selected, concurrency, chosen_pool, burst=burst)
     from tally.queue.engine import run_worker
 
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -35,48 +37,43 @@ def close_runtime(runtime: Runtime) -> None:
         runtime.stop()
 
 
+@contextmanager
+def session() -> Iterator[Runtime]:
+    """One command's runtime, with quiet logs; Tally errors end it with a clear message."""
+    settings = load_settings()
+    setup_logging("WARNING")
+    with friendly_errors():
+        runtime = open_runtime(settings)
+        try:
+            yield runtime
+        finally:
+            close_runtime(runtime)
+
+
 @events_app.command("flush")
 def events_flush(
     wait: Annotated[bool, typer.Option(help="wait for the flush to finish")] = True,
     timeout: Timeout = 120.0,
 ) -> None:
     """Flush the buffer into the store now."""
-    settings = load_settings()
-    setup_logging("WARNING")
-    with friendly_errors():
-        runtime = open_runtime(settings)
-        try:
-            report = runtime.flush(wait, timeout)
-        finally:
-            close_runtime(runtime)
+    with session() as runtime:
+        report = runtime.flush(wait, timeout)
     console.print(kv_table("flush", report))
 
 
 @store_app.command("stats")
 def store_stats(timeout: Timeout = 30.0) -> None:
     """Events stored (distinct event_id), time range, bytes on disk."""
-    settings = load_settings()
-    setup_logging("WARNING")
-    with friendly_errors():
-        runtime = open_runtime(settings)
-        try:
-            stats = runtime.store_stats(timeout)
-        finally:
-            close_runtime(runtime)
+    with session() as runtime:
+        stats = runtime.store_stats(timeout)
     console.print(kv_table("store", stats))
 
 
 @db_app.command("upgrade")
 def db_upgrade(timeout: Timeout = 120.0) -> None:
     """Create or migrate the store's schema (idempotent)."""
-    settings = load_settings()
-    setup_logging("WARNING")
-    with friendly_errors():
-        runtime = open_runtime(settings)
-        try:
-            applied = runtime.db_upgrade(timeout)
-        finally:
-            close_runtime(runtime)
+    with session() as runtime:
+        applied = runtime.db_upgrade(timeout)
     if applied:
         for line in applied:
             console.print(f"[green]applied[/] {line}")
@@ -93,7 +90,10 @@ def status(timeout: Timeout = 5.0) -> None:
         ok, checks = runtime.health()
         console.print(kv_table("Tally", {k: checks.get(k) for k in ("mode", "redis", "store")}))
         _workers_table(checks.get("workers", []))
+        _queues_table(runtime)
+        _schedule_table(runtime)
         console.print(kv_table("buffer", checks.get("buffer", {})))
+        _last_run(runtime)
         try:
             console.print(kv_table("store stats", runtime.store_stats(timeout)))
         except TallyError as exc:
@@ -117,3 +117,37 @@ def _workers_table(workers: list[dict[str, Any]]) -> None:
             "owner" if w.get("store_open") else "",
         )
     console.print(table)
+
+
+def _queues_table(runtime: Runtime) -> None:
+    try:
+        queues = runtime.queues()
+    except TallyError as exc:
+        console.print(f"[yellow]queues unavailable:[/] {exc}")
+        return
+    table = Table(title="queues", title_justify="left")
+    columns = ("name", "pending", "scheduled", "running", "succeeded_24h", "failed_24h")
+    for column in (*columns, "workers"):
+        table.add_column(column, justify="left" if column == "name" else "right")
+    for q in queues:
+        table.add_row(*(str(q[c]) for c in columns), str(len(q["workers"])))
+    console.print(table)
+
+
+def _schedule_table(runtime: Runtime) -> None:
+    table = Table(title="schedule", title_justify="left")
+    for column in ("name", "task", "every", "next run"):
+        table.add_column(column)
+    for row in runtime.schedule():
+        table.add_row(row["name"], row["task"], row["every"], row["next_run"] or "—")
+    console.print(table)
+
+
+def _last_run(runtime: Runtime) -> None:
+    try:
+        meta = runtime.analytics_metadata()
+    except TallyError:
+        console.print("last analytics run: [yellow]none yet[/]")
+        return
+    keys = ("status", "last_analysis", "as_of", "events_scanned", "duration_s", "error")
+    console.print(kv_table("last analytics run", {k: meta.get(k) for k in keys if k in meta}))

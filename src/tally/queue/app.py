@@ -8,20 +8,23 @@ from typing import Any
 from kombu import Queue
 
 from tally import keys
+from tally.jobs.base import JobIndex
 from tally.queue.base import TallyCelery
 from tally.queue.context import TaskContext
+from tally.queue.registry import REGISTRY, import_task_modules, limits
 from tally.queue.schedule import beat_schedule
 from tally.settings import Settings
 
-# A hard time limit leaves a task this long after its soft limit to clean up.
-HARD_LIMIT_GRACE_S = 30
 # Margin between the longest hard limit and the broker's visibility timeout.
 VISIBILITY_MARGIN_S = 60
+# Short etas (< HOLD_AFTER_S, and canvas messages) wait in worker memory; at most this many.
+ETA_TASKS_IN_MEMORY = 1000
 
 
 def hard_limit_s(settings: Settings) -> int:
-    """Hard time limit of a job with the default timeout."""
-    return settings.job_timeout_s + HARD_LIMIT_GRACE_S
+    """The longest hard time limit of any registered task."""
+    hard = [limits(spec, settings)[1] for spec in REGISTRY.values()]
+    return max(hard, default=settings.job_timeout_s + 30)
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -47,11 +50,15 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # re-delivered rather than finishing into a channel that can no longer ack them.
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "task_soft_time_limit": settings.job_timeout_s,
-        "task_time_limit": hard,
-        "task_track_started": True,
-        # Results are kept as long as job history (seed 003: 7 days), never forever (#7801).
+        "task_time_limit": settings.job_timeout_s + 30,
+        # Tally's job index records start, progress, result and error (with a TTL); Celery's
+        # result backend is left unwritten, so it cannot grow keys without TTL (#7801).
+        "task_ignore_result": True,
+        "task_track_started": False,
         "result_expires": timedelta(seconds=settings.result_expires_s),
-        "result_extended": True,
+        # Delays above a second wait in Redis (the job index) and are sent when due; what is
+        # left in worker memory is bounded.
+        "worker_eta_task_limit": ETA_TASKS_IN_MEMORY,
         # Start even if the broker is not up yet; keep retrying instead of exiting.
         "broker_connection_retry_on_startup": True,
         "broker_connection_retry": True,
@@ -60,12 +67,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "broker_connection_timeout": settings.redis_timeout_s,
         "task_queues": [Queue(name) for name in keys.QUEUES],
         "task_default_queue": keys.DEFAULT_QUEUE,
-        "task_routes": {
-            keys.TASK_FLUSH: {"queue": keys.EVENTS_QUEUE},
-            keys.TASK_STORE_STATS: {"queue": keys.EVENTS_QUEUE},
-            keys.TASK_DB_UPGRADE: {"queue": keys.EVENTS_QUEUE},
-            keys.TASK_ANALYTICS_RUN: {"queue": keys.ANALYTICS_QUEUE},
-        },
+        "task_routes": {name: {"queue": spec.queue} for name, spec in REGISTRY.items()},
+        # Priorities 0-9 per queue: one Redis list per step, the most urgent read first.
+        "task_queue_max_priority": 9,
+        "task_default_priority": 4,
         "worker_hijack_root_logger": False,
         "beat_schedule": beat_schedule(settings),
         # Beat wakes at least this often, so the leader refreshes its lease in time.
@@ -80,6 +85,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "socket_timeout": settings.redis_timeout_s,
             "socket_connect_timeout": settings.redis_timeout_s,
             "retry_on_timeout": True,
+            "priority_steps": list(keys.PRIORITY_STEPS),
+            "sep": keys.BROKER_PRIORITY_SEP,
+            "queue_order_strategy": "priority",
         }
         conf.update(
             broker_url=redis_url,
@@ -104,12 +112,19 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     return conf
 
 
-def create_app(settings: Settings, context: TaskContext | None = None) -> TallyCelery:
-    """A Celery app for `settings`, with Tally's built-in tasks registered."""
-    from tally.queue import tasks
+def create_app(
+    settings: Settings, index: JobIndex, context: TaskContext | None = None
+) -> TallyCelery:
+    """A Celery app for `settings`, with the built-in and the user's tasks registered."""
+    from tally.queue import runner, signals, tasks
 
+    _ = tasks  # imported for its @job registrations
+    import_task_modules(settings.task_module_list())
     app = TallyCelery("tally", set_as_current=False)
     app.config_from_object(celery_config(settings))
     app.tally = context
-    tasks.register(app, settings)
+    app.index = index
+    app.settings = settings
+    runner.register_all(app, settings)
+    signals.connect(app)
     return app

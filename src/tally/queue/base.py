@@ -1,19 +1,126 @@
-"""The Celery app class Tally uses."""
+"""The Celery app class Tally uses: it records every publish in the job index."""
 
 from __future__ import annotations
 
-from celery import Celery
+import os
+import threading
+import time
+from datetime import datetime
+from typing import Any
 
+from celery import Celery
+from celery.result import AsyncResult
+
+from tally.jobs.base import JobIndex
+from tally.jobs.record import JobRecord, Status
 from tally.queue.context import TaskContext
+from tally.queue.watchdog import Watchdog
+from tally.settings import Settings
+
+# Above this delay a retry or a countdown waits in Redis (the job index), not in a
+# worker's memory: eta messages held by workers pile up and are re-delivered after the
+# visibility timeout (celery#5935).
+HOLD_AFTER_S = 1.0
+# Canvas options a held message could not carry; such a message keeps Celery's own eta.
+_CANVAS = ("link", "link_error", "chord", "chain", "group_id")
 
 
 class TallyCelery(Celery):
-    """A Celery app that carries the process's task context."""
+    """A Celery app that carries the process's task context and the job index."""
 
     tally: TaskContext | None = None
+    index: JobIndex
+    settings: Settings
+    _watchdog: Watchdog | None = None
+    _watchdog_lock = threading.Lock()
 
     def context(self) -> TaskContext:
         """The task context of this process; set by the entry point that runs tasks."""
         if self.tally is None:
             raise RuntimeError("no task context: this process does not run tasks")
         return self.tally
+
+    def watchdog(self) -> Watchdog:
+        """This process's watchdog (a forked pool child starts its own)."""
+        with self._watchdog_lock:
+            if self._watchdog is None or self._watchdog.pid != os.getpid():
+                self._watchdog = Watchdog(self.index, self.settings.abort_check_s)
+            return self._watchdog
+
+    def send_task(  # type: ignore[override]
+        self,
+        name: str,
+        args: Any = None,
+        kwargs: Any = None,
+        countdown: float | None = None,
+        eta: datetime | None = None,
+        task_id: str | None = None,
+        **options: Any,
+    ) -> AsyncResult[Any]:
+        """Publish a task, recording it in the job index (or holding it there until due)."""
+        if options.pop("tally_indexed", False):
+            return super().send_task(
+                name, args, kwargs, countdown=countdown, eta=eta, task_id=task_id, **options
+            )
+        from uuid import uuid4
+
+        task_id = task_id or str(uuid4())
+        now = time.time()
+        due = eta.timestamp() if eta is not None else now + (countdown or 0)
+        queue = str(options.get("queue") or self._queue_of(name))
+        retries = int(options.get("retries") or 0)
+        dispatch = {
+            "task": name,
+            "args": list(args or []),
+            "kwargs": dict(kwargs or {}),
+            "queue": queue,
+            "priority": options.get("priority"),
+            "retries": retries,
+        }
+        holdable = not any(options.get(k) for k in _CANVAS)
+        if due - now > HOLD_AFTER_S and holdable and _plain(dispatch):
+            if retries:
+                self.index.transition(task_id, Status.RETRYING, eta=due)
+                self.index.reschedule(task_id, queue, due, dispatch)
+            else:
+                record = self._record(name, task_id, queue, options, now, due)
+                self.index.create(record, dispatch)
+            return self.AsyncResult(task_id)
+        if retries:
+            self.index.transition(task_id, Status.RETRYING, eta=due if due > now else None)
+        else:
+            self.index.create(self._record(name, task_id, queue, options, now, None))
+        return super().send_task(
+            name, args, kwargs, countdown=countdown, eta=eta, task_id=task_id, **options
+        )
+
+    def _queue_of(self, name: str) -> str:
+        route = (self.conf.task_routes or {}).get(name) or {}
+        return str(route.get("queue") or self.conf.task_default_queue)
+
+    def _record(
+        self, name: str, task_id: str, queue: str, options: dict[str, Any], now: float, due: Any
+    ) -> JobRecord:
+        task = self.tasks.get(name)
+        max_retries = getattr(task, "max_retries", None)
+        celery_priority = options.get("priority")
+        return JobRecord(
+            job_id=task_id,
+            task=name,
+            queue=queue,
+            priority=5 if celery_priority is None else 9 - int(celery_priority),
+            max_attempts=1 + (max_retries or 0),
+            created_at=now,
+            eta=due,
+        )
+
+
+def _plain(dispatch: dict[str, Any]) -> bool:
+    """True when a dispatch survives JSON (it is held in Redis as JSON)."""
+    import orjson
+
+    try:
+        orjson.dumps(dispatch)
+    except TypeError:
+        return False
+    return True

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
+import redis
 from celery import beat
 from celery.signals import worker_ready, worker_shutdown
 
@@ -99,3 +101,17 @@ class EmbeddedEngine:
         self._beat.stop()
         self._worker.stop(in_sighandler=False)
         self._worker_thread.join(timeout_s)
+
+
+def worker_idle(app: TallyCelery, client: redis.Redis, queues: list[str]) -> bool:
+    """True when this worker runs and holds no job, and its queues hold none ready."""
+    from celery.worker import state
+
+    if state.active_requests or state.reserved_requests or app.watchdog().running():
+        return False
+    with client.pipeline(transaction=False) as pipe:
+        for queue in queues:
+            for key in keys.broker_queue_keys(queue):
+                pipe.llen(key)
+            pipe.zcount(keys.jobs_scheduled(queue), "-inf", time.time())
+        return sum(int(n) for n in pipe.execute()) == 0

@@ -7,7 +7,7 @@ import logging
 import os
 import socket
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
@@ -110,3 +110,19 @@ class LeaderScheduler(beat.PersistentScheduler):
             with contextlib.suppress(redis.RedisError):  # the lease expires on its own
                 self._redis.eval(LEASE_RELEASE, 1, keys.BEAT_LEADER_LOCK, self._token)
         super().close()
+
+
+def schedule_table(settings: Settings, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Each scheduled entry: its task, how often, and when it fires next (UTC, ISO 8601)."""
+    now = now or datetime.now(UTC)
+    rows = []
+    for name, entry in beat_schedule(settings).items():
+        sched = entry["schedule"]
+        if isinstance(sched, crontab):
+            every = settings.analytics_schedule + " (cron, UTC)"
+            next_run: str | None = (now + sched.remaining_estimate(now)).isoformat()
+        else:
+            every = f"every {sched.total_seconds():g} s"
+            next_run = None  # follows the last run, which beat keeps to itself
+        rows.append({"name": name, "task": entry["task"], "every": every, "next_run": next_run})
+    return rows

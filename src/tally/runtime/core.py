@@ -16,22 +16,26 @@ from tally.errors import NotFound, TallyError, UnavailableError
 from tally.metrics import BUFFER_EVENTS, BUFFER_OLDEST_AGE
 from tally.queue import jobs
 from tally.queue.app import create_app
+from tally.queue.burst import BurstMonitor
 from tally.queue.context import TaskContext
-from tally.queue.engine import EmbeddedEngine
+from tally.queue.engine import EmbeddedEngine, worker_idle
 from tally.queue.heartbeat import Heartbeat, workers_seen
+from tally.queue.promote import Promoter
 from tally.runtime.factory import (
     accept_options,
     build_buffer,
+    build_index,
     build_results,
     build_store,
     redis_client,
 )
+from tally.runtime.jobs import JobOps
 from tally.settings import Mode, Settings
 
 log = logging.getLogger("tally")
 
 
-class Runtime:
+class Runtime(JobOps):
     """Built from settings at an entry point; passed to the API, the CLI and the SDK."""
 
     def __init__(self, settings: Settings, *, run_tasks: bool) -> None:
@@ -47,10 +51,12 @@ class Runtime:
             self.results,
             AnalyticsParams.from_settings(settings),
         )
-        self.app = create_app(settings, self.context if run_tasks else None)
+        self.index = build_index(settings, self.redis)
+        self.app = create_app(settings, self.index, self.context if run_tasks else None)
         self.options = accept_options(settings)
         self.engine: EmbeddedEngine | None = None
         self.heartbeat: Heartbeat | None = None
+        self.promoter: Promoter | None = None
         self._started_at = time.time()
 
     # --- lifecycle -----------------------------------------------------------------
@@ -68,6 +74,8 @@ class Runtime:
             schedule_path=self.settings.data_dir / "beat-schedule",
         )
         self.engine.start()
+        self.promoter = Promoter(self.app, list(keys.QUEUES), self.settings.scheduler_poll_s)
+        self.promoter.start()
         if startup_jobs and self.settings.analytics_on_startup:
             jobs.send(self.app, keys.TASK_ANALYTICS_RUN)
 
@@ -80,6 +88,18 @@ class Runtime:
             if not self.redis.set(keys.ANALYTICS_STARTUP_ONCE, "1", nx=True, ex=window_s):
                 return  # another worker starting at the same time already asked for it
         jobs.send(self.app, keys.TASK_ANALYTICS_RUN)
+
+    def start_worker_services(
+        self, name: str, queues: list[str], concurrency: int, pool: str, *, burst: bool = False
+    ) -> None:
+        """A worker's side threads: heartbeat, promoter of held jobs, and burst exit."""
+        self.promoter = Promoter(self.app, queues, self.settings.scheduler_poll_s)
+        self.promoter.start()
+        self.start_heartbeat(name, queues, concurrency, pool)
+        if burst and self.redis is not None:
+            client = self.redis
+            idle = lambda: worker_idle(self.app, client, queues)  # noqa: E731
+            BurstMonitor(idle, interval_s=0.25, settle_s=1.0).start()
 
     def start_heartbeat(self, name: str, queues: list[str], concurrency: int, pool: str) -> None:
         """Publish this worker's heartbeat in Redis (Redis mode)."""
@@ -103,9 +123,12 @@ class Runtime:
         """Stop what this runtime started and release its resources."""
         if self.heartbeat is not None:
             self.heartbeat.stop()
+        if self.promoter is not None:
+            self.promoter.stop()
         if self.engine is not None:
             self.engine.stop()
         self.context.close()
+        self.index.close()
 
     # --- events --------------------------------------------------------------------
     def ingest(self, items: list[Any]) -> IngestResult:
@@ -113,7 +136,7 @@ class Runtime:
         result = ingest(items, self.buffer, self.options, batch_size=self.settings.batch_size)
         if result.flush_due:
             try:
-                jobs.request_flush(self.app)
+                jobs.send(self.app, keys.TASK_FLUSH)
             except UnavailableError:
                 # The events are safely buffered; the scheduled flush will store them.
                 log.warning("size-triggered flush not enqueued: broker unavailable")
@@ -122,7 +145,7 @@ class Runtime:
     def flush(self, wait: bool, timeout_s: float) -> dict[str, Any]:
         """Enqueue a flush; with `wait`, return its report."""
         if not wait:
-            return {"job_id": jobs.request_flush(self.app), "status": "queued"}
+            return {"job_id": jobs.send(self.app, keys.TASK_FLUSH), "status": "queued"}
         report: dict[str, Any] = jobs.call(self.app, keys.TASK_FLUSH, timeout_s)
         return report
 
@@ -155,14 +178,12 @@ class Runtime:
         """Enqueue an analytics run (as_of checked here, before it reaches a worker)."""
         when = None if as_of is None else iso(parse_as_of(as_of))
         if not wait:
-            job_id = jobs.send(self.app, keys.TASK_ANALYTICS_RUN, when)
+            job_id = jobs.send(self.app, keys.TASK_ANALYTICS_RUN, as_of=when)
             return {"job_id": job_id, "status": "queued", "as_of": when}
-        metadata: dict[str, Any] = jobs.call(self.app, keys.TASK_ANALYTICS_RUN, timeout_s, when)
+        metadata: dict[str, Any] = jobs.call(
+            self.app, keys.TASK_ANALYTICS_RUN, timeout_s, as_of=when
+        )
         return metadata
-
-    def job_state(self, job_id: str) -> jobs.JobState:
-        """Where a job is: state, progress, message, and its result once done."""
-        return jobs.state(self.app, job_id)
 
     def analytics_results(
         self, metric: str, by: str, group: str | None, limit: int | None

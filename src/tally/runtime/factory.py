@@ -12,6 +12,9 @@ from tally.cache.memory import MemoryCache
 from tally.cache.redis import RedisCache
 from tally.cache.results import Publication
 from tally.events.accept import AcceptOptions
+from tally.jobs.base import JobIndex, Retention
+from tally.jobs.memory import MemoryJobIndex
+from tally.jobs.redis import RedisJobIndex
 from tally.settings import Settings
 from tally.store.base import Store
 from tally.store.sql import Names
@@ -32,6 +35,12 @@ def build_results(settings: Settings, client: redis.Redis | None) -> Publication
     """Where analytics results are published: Redis keys, or this process (embedded)."""
     cache: ResultCache = RedisCache(client) if client is not None else MemoryCache()
     return Publication(cache, prefix=settings.cache_prefix, ttl_s=settings.cache_ttl_s)
+
+
+def build_index(settings: Settings, client: redis.Redis | None) -> JobIndex:
+    """The job index: Redis, or this process (embedded)."""
+    retention = Retention(settings.job_history_ttl_s, settings.job_history_max)
+    return RedisJobIndex(client, retention) if client is not None else MemoryJobIndex(retention)
 
 
 def store_names(settings: Settings) -> Names:

@@ -1,0 +1,120 @@
+"""Job routes (SPEC §5): enqueue, status, result, abort, history, queues, tasks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from tally.api.auth import Authenticated
+from tally.jobs.record import Status
+from tally.queue.jobs import public
+from tally.runtime.core import Runtime
+
+router = APIRouter(prefix="/api/v1", tags=["jobs"])
+
+
+class EnqueueRequest(BaseModel):
+    """A job to run: the task's name and its arguments, checked against its signature."""
+
+    model_config = ConfigDict(extra="forbid")
+    task: str = Field(min_length=1, max_length=200, examples=["tally.noop"])
+    args: list[Any] = Field(default_factory=list, max_length=100)
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    priority: int = Field(default=5, ge=0, le=9, description="0-9, higher runs first")
+    queue: str | None = Field(default=None, description="override the task's queue")
+    countdown: float | None = Field(default=None, ge=0, le=30 * 86_400)
+    eta: datetime | None = Field(default=None, description="ISO 8601 with a timezone")
+    job_id: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9_.:-]{1,128}$", description="idempotency key"
+    )
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def _links(job_id: str) -> dict[str, str]:
+    return {"status_url": f"/api/v1/jobs/{job_id}", "result_url": f"/api/v1/jobs/{job_id}/result"}
+
+
+@router.post("/jobs", status_code=202, dependencies=[Authenticated])
+async def post_job(request: Request, body: EnqueueRequest) -> JSONResponse:
+    """Enqueue a job: 202 with its id and where to follow it; the same job_id gives the same job."""
+    record, created = await run_in_threadpool(
+        _runtime(request).enqueue,
+        body.task,
+        body.args,
+        body.kwargs,
+        priority=body.priority,
+        queue=body.queue,
+        countdown=body.countdown,
+        eta=body.eta,
+        job_id=body.job_id,
+    )
+    content = {
+        "job_id": record.job_id,
+        "status": record.status.value,
+        "created": created,
+        **_links(record.job_id),
+    }
+    return JSONResponse(status_code=202, content=content)
+
+
+@router.get("/jobs/{job_id}")
+def get_job(request: Request, job_id: str) -> dict[str, Any]:
+    """A job: status, progress, attempts, timestamps, and its result or error once finished."""
+    return public(_runtime(request).job(job_id))
+
+
+@router.get("/jobs/{job_id}/result")
+def get_result(request: Request, job_id: str) -> dict[str, Any]:
+    """A finished job's result (or error); 409 with its status while it is not finished."""
+    record = _runtime(request).job_result(job_id)
+    return {
+        "job_id": record.job_id,
+        "status": record.status.value,
+        "result": record.result,
+        "error": record.error,
+    }
+
+
+@router.delete("/jobs/{job_id}", status_code=202, dependencies=[Authenticated])
+def delete_job(request: Request, job_id: str) -> dict[str, Any]:
+    """Abort a job: a waiting one never runs, a running one is stopped; 409 once finished."""
+    return {"job_id": job_id, "status": _runtime(request).abort(job_id), **_links(job_id)}
+
+
+@router.get("/jobs")
+def list_jobs(
+    request: Request,
+    status: Annotated[Status | None, Query(description="only jobs in this status")] = None,
+    task: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> dict[str, Any]:
+    """Recent jobs, newest first (finished ones are kept TALLY_JOB_HISTORY_TTL_S, 7 days)."""
+    rows = _runtime(request).jobs(status, task, limit)
+    return {"jobs": [public(r) for r in rows], "count": len(rows)}
+
+
+@router.get("/queues")
+def list_queues(request: Request) -> dict[str, Any]:
+    """Per queue: pending, held until their eta, running, finished in 24 h, and workers."""
+    return {"queues": _runtime(request).queues()}
+
+
+@router.get("/tasks")
+def list_tasks(request: Request) -> dict[str, Any]:
+    """Registered tasks with their queue, limits and argument schema."""
+    return {"tasks": _runtime(request).tasks()}
+
+
+@router.get("/schedule")
+def list_schedule(request: Request) -> dict[str, Any]:
+    """What the scheduler fires, and when next."""
+    return {"schedule": _runtime(request).schedule()}

@@ -1,0 +1,117 @@
+"""Run a registered task inside Celery: validate, watch, and translate how it ended."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from typing import Any
+
+from celery import Task
+from celery.exceptions import Ignore, SoftTimeLimitExceeded, TimeLimitExceeded
+from pydantic_core import to_jsonable_python
+
+from tally.errors import JobAborted, JobFailed, JobTimedOut, ValidationFailed
+from tally.jobs.record import Status
+from tally.queue import jobs
+from tally.queue.base import TallyCelery
+from tally.queue.progress import CURRENT, JobContext
+from tally.queue.registry import REGISTRY, TaskSpec, limits
+from tally.settings import Settings
+
+log = logging.getLogger("tally.jobs")
+
+# Failures retrying cannot fix: bad arguments, a timeout, an explicit JobFailed.
+FINAL_FAILURES: tuple[type[BaseException], ...] = (
+    JobFailed,
+    ValidationFailed,
+    SoftTimeLimitExceeded,
+    TimeLimitExceeded,
+)
+
+
+def register_all(app: TallyCelery, settings: Settings) -> None:
+    """Make every `@job` a Celery task on `app`."""
+    for spec in REGISTRY.values():
+        register(app, spec, settings)
+
+
+def register(app: TallyCelery, spec: TaskSpec, settings: Settings) -> None:
+    """One Celery task for `spec`, with its limits and retry policy."""
+    soft, hard, tries = limits(spec, settings)
+
+    def run(self: Task[Any, Any], *args: Any, **kwargs: Any) -> Any:
+        return execute(app, spec, self, list(args), kwargs, soft)
+
+    run.__name__ = spec.fn.__name__
+    run.__doc__ = spec.fn.__doc__
+    app.task(
+        name=spec.name,
+        bind=True,
+        queue=spec.queue,
+        max_retries=tries - 1,
+        soft_time_limit=soft,
+        time_limit=hard,
+        autoretry_for=spec.retry_for,
+        dont_autoretry_for=FINAL_FAILURES,
+        retry_backoff=spec.backoff_s or settings.retry_backoff_s,
+        retry_backoff_max=spec.backoff_max_s or settings.retry_backoff_max_s,
+        # Full jitter: the delay is uniform in [0, backoff * 2**retries], capped.
+        retry_jitter=True,
+        # The job index holds results (with a TTL); the result backend stays unwritten.
+        ignore_result=True,
+        typing=False,
+    )(run)
+
+
+def execute(
+    app: TallyCelery,
+    spec: TaskSpec,
+    task: Task[Any, Any],
+    args: list[Any],
+    kwargs: dict[str, Any],
+    timeout_s: int,
+) -> Any:
+    """The body of every Tally task."""
+    request = task.request
+    if getattr(request, "tally_skip", None):
+        # Aborted while queued, or finished before this re-delivery: never run it again.
+        raise Ignore()
+    job_id = str(request.id)
+    try:
+        model = spec.schema.validate(args, kwargs)
+    except ValidationFailed as exc:
+        raise JobFailed(f"bad arguments: {exc}") from None
+    call_kwargs = spec.schema.call_kwargs(model)
+    ctx = JobContext(
+        job_id=job_id,
+        task=spec.name,
+        queue=spec.queue,
+        attempt=int(request.retries or 0) + 1,
+        max_attempts=(task.max_retries or 0) + 1,
+        index=app.index,
+        resources=app.tally,
+        enqueue=functools.partial(jobs.send, app),
+    )
+    if spec.schema.context_param:
+        call_kwargs[spec.schema.context_param] = ctx
+    watchdog = app.watchdog()
+    token = CURRENT.set(ctx)
+    try:
+        try:
+            watchdog.register(job_id, timeout_s)
+            try:
+                result = spec.fn(**call_kwargs)
+            finally:
+                watchdog.unregister(job_id)
+        except JobAborted:
+            app.index.transition(job_id, Status.ABORTED, finished_at=time.time())
+            log.info("job %s (%s) aborted while running", job_id, spec.name)
+            raise Ignore() from None
+        except (JobTimedOut, SoftTimeLimitExceeded):
+            raise JobFailed(
+                f"timed out after {timeout_s} s (the task's timeout_s or TALLY_JOB_TIMEOUT)"
+            ) from None
+    finally:
+        CURRENT.reset(token)
+    return to_jsonable_python(result, fallback=str)

@@ -1,0 +1,70 @@
+"""The job platform in embedded mode: same contract, worker threads and an in-process index."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tally.errors import Conflict, NotFound, TaskUnknown, ValidationFailed
+from tally.jobs.record import Status
+from tally.runtime.core import Runtime, embedded_runtime, stop_embedded
+from tally.settings import Settings
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Iterator[Runtime]:
+    settings = Settings(
+        data_dir=tmp_path,
+        analytics_on_startup=False,
+        task_modules="tests.queue.user_tasks",
+        abort_check_s=0.1,
+        scheduler_poll_s=0.1,
+    )
+    yield embedded_runtime(settings)
+    stop_embedded()
+
+
+def test_enqueue_wait_abort_and_history_in_process(runtime: Runtime) -> None:
+    # A job runs on the embedded worker threads
+    record, created = runtime.enqueue("test.add", [40], {"b": 2})
+    assert created
+    assert runtime.wait_job(record.job_id, 10).result == 42
+    # Bad input is refused before anything is enqueued
+    with pytest.raises(TaskUnknown):
+        runtime.enqueue("nope")
+    with pytest.raises(ValidationFailed) as err:
+        runtime.enqueue("test.add", kwargs={"a": 1}, priority=12)
+    assert err.value.field == "priority"
+    with pytest.raises(NotFound):
+        runtime.job("missing")
+
+    # A running job is stopped by its abort; a finished one cannot be aborted
+    long, _ = runtime.enqueue("test.stubborn", kwargs={"seconds": 30})
+    _wait_running(runtime, long.job_id)
+    assert runtime.abort(long.job_id) == "aborting"
+    assert runtime.wait_job(long.job_id, 5).status is Status.ABORTED
+    with pytest.raises(Conflict):
+        runtime.abort(record.job_id)
+
+    # A countdown job is held, then runs
+    held, _ = runtime.enqueue("test.add", kwargs={"a": 7}, countdown=1.5)
+    assert runtime.job(held.job_id).eta is not None
+    assert runtime.wait_job(held.job_id, 10).result == 7
+
+    statuses = {r.job_id: r.status for r in runtime.jobs(None, None, 10)}
+    assert statuses[record.job_id] is Status.SUCCEEDED
+    assert statuses[long.job_id] is Status.ABORTED
+    default = next(q for q in runtime.queues() if q["name"] == "default")
+    assert default["succeeded_24h"] == 2
+    assert default["aborted_24h"] == 1
+
+
+def _wait_running(runtime: Runtime, job_id: str) -> None:
+    import time
+
+    deadline = time.monotonic() + 10
+    while runtime.job(job_id).status is not Status.RUNNING:
+        assert time.monotonic() < deadline, "job did not start"
+        time.sleep(0.05)

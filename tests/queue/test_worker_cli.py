@@ -1,0 +1,109 @@
+"""Burst workers, aborts that outlive a restart, the job CLI, and the start-up auth rule."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.conftest import clean_env, free_port
+from tests.queue.conftest import Stack
+
+pytestmark = pytest.mark.slow
+
+
+def tally(
+    *args: str, env: dict[str, str], cwd: Path, timeout_s: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run one CLI command to its end."""
+    return subprocess.run(
+        [sys.executable, "-m", "tally.cli.main", *args],
+        env=env | {"COLUMNS": "200"},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+
+
+def test_burst_worker_drains_its_queue_and_exits(stack: Stack) -> None:
+    ids = [stack.enqueue("test.sleepy", kwargs={"seconds": 0.3, "steps": 3}) for _ in range(5)]
+    worker = stack.worker("-Q", "default", "-c", "2", "--burst")
+    worker.popen.wait(60)
+    assert worker.popen.returncode == 0, worker.output()[-2000:]
+    assert all(stack.job(j)["status"] == "succeeded" for j in ids)
+
+
+def test_an_abort_made_while_no_worker_runs_holds_after_workers_start(stack: Stack) -> None:
+    # Given a queued job and no worker; it is aborted
+    rec = {"redis_url": stack.redis_url, "key": "ran"}
+    doomed = stack.enqueue("test.record", kwargs={**rec, "label": "doomed"})
+    assert stack.client.delete(f"/api/v1/jobs/{doomed}").json()["status"] == "aborted"
+    after = stack.enqueue("test.record", kwargs={**rec, "label": "after"})
+    # When a worker starts and consumes the queue (its message is still there)
+    stack.worker("-c", "1")
+    stack.wait_status(after, "succeeded")
+    # Then the aborted job never ran
+    assert redis.Redis.from_url(stack.redis_url).lrange("ran", 0, -1) == [b"after"]
+    assert stack.job(doomed)["status"] == "aborted"
+
+
+def test_job_cli_enqueue_wait_show_list_abort_and_status(stack: Stack, tmp_path: Path) -> None:
+    stack.worker("-c", "2")
+    env = stack.env
+    done = tally("enqueue", "tally.noop", "--arg", "sleep_s=0.5", "--arg", "steps=5", "--wait",
+                 env=env, cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "succeeded" in done.stdout
+    assert '"steps": 5' in done.stdout
+    job_id = stack.client.get("/api/v1/jobs", params={"task": "tally.noop"}).json()["jobs"][0][
+        "job_id"
+    ]
+
+    shown = tally("job", job_id, env=env, cwd=tmp_path)
+    assert shown.returncode == 0
+    assert job_id in shown.stdout
+    assert "succeeded" in shown.stdout
+    listed = tally("jobs", "--status", "succeeded", env=env, cwd=tmp_path)
+    assert listed.returncode == 0
+    assert job_id[:8] in listed.stdout
+
+    bad = tally("enqueue", "tally.noop", "--arg", "sleep_s=abc", env=env, cwd=tmp_path)
+    assert bad.returncode == 1
+    assert "sleep_s" in bad.stderr
+    unknown = tally("enqueue", "no.such", env=env, cwd=tmp_path)
+    assert unknown.returncode == 1
+    assert "unknown task" in unknown.stderr
+    held = tally("enqueue", "tally.noop", "--countdown", "60", "--job-id", "cli-held",
+                 env=env, cwd=tmp_path)  # fmt: skip
+    assert held.returncode == 0
+    aborted = tally("abort", "cli-held", env=env, cwd=tmp_path)
+    assert aborted.returncode == 0
+    assert "aborted" in aborted.stdout
+    again = tally("abort", "cli-held", env=env, cwd=tmp_path)
+    assert again.returncode == 1
+    assert "already finished" in again.stderr
+
+    status = tally("status", env=env, cwd=tmp_path)
+    for heading in ("workers", "queues", "schedule", "analytics-daily", "last analytics run"):
+        assert heading in status.stdout, status.stdout
+    tasks = tally("tasks", env=env, cwd=tmp_path)
+    assert "test.flaky" in tasks.stdout
+
+
+def test_api_refuses_to_start_without_tokens_in_redis_mode(redis_url: str, tmp_path: Path) -> None:
+    env = clean_env(REDIS_URL=redis_url, TALLY_DATA_DIR=str(tmp_path), TALLY_API_TOKENS="")
+    out = tally("api", "--port", str(free_port()), env=env, cwd=tmp_path, timeout_s=30)
+    assert out.returncode == 1
+    assert "TALLY_API_TOKENS" in out.stderr
+
+
+def test_embedded_mode_runs_jobs_in_process_without_tokens(tmp_path: Path) -> None:
+    env = clean_env(TALLY_DATA_DIR=str(tmp_path / "data"), TALLY_API_TOKENS="",
+                    TALLY_ANALYTICS_ON_STARTUP="false")  # fmt: skip
+    out = tally("enqueue", "tally.noop", "--arg", "steps=3", "--wait", env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "succeeded" in out.stdout

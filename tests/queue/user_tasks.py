@@ -1,0 +1,66 @@
+"""User tasks the job tests load through TALLY_TASK_MODULES, as a user's module would be."""
+
+from __future__ import annotations
+
+import time
+
+import redis
+
+from tally.queue.progress import JobContext, report_progress
+from tally.queue.registry import job
+
+
+def _log(redis_url: str, key: str, value: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    client.rpush(key, value)
+    client.expire(key, 600)
+    client.close()
+
+
+@job("test.add")
+def add(a: int, b: int = 0) -> int:
+    """Add two integers."""
+    return a + b
+
+
+@job("test.record")
+def record(redis_url: str, key: str, label: str) -> str:
+    """Append `label` to a Redis list: the order jobs ran in."""
+    _log(redis_url, key, label)
+    return label
+
+
+@job("test.sleepy")
+def sleepy(seconds: float, steps: int = 20) -> int:
+    """Sleep in steps, reporting progress (a cooperative long job)."""
+    for step in range(steps):
+        time.sleep(seconds / steps)
+        report_progress(100 * (step + 1) / steps, f"step {step + 1}/{steps}")
+    return steps
+
+
+@job("test.stubborn")
+def stubborn(seconds: float) -> str:
+    """Busy for `seconds` without ever checking for an abort."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.02)
+    return "finished"
+
+
+@job("test.slow", timeout_s=1)
+def slow(seconds: float) -> str:
+    """Longer than its 1 s timeout."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.02)
+    return "finished"
+
+
+@job("test.flaky", max_tries=3, backoff_s=1)
+def flaky(redis_url: str, key: str, ctx: JobContext) -> int:
+    """Fails on its first two attempts; logs when each attempt started."""
+    _log(redis_url, key, f"{ctx.attempt}:{time.time()}")
+    if ctx.attempt < 3:
+        raise RuntimeError(f"attempt {ctx.attempt} fails on purpose")
+    return ctx.attempt
