@@ -10,7 +10,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_SDK = ("track_event", "flush_events_now", "get_queue_size", "configure", "Client")
+_SDK = ("track_event", "flush_events_now", "get_queue_size", "enqueue", "configure", "Client")
 
 
 def __getattr__(name: str) -> Any:

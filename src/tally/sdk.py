@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from tally.errors import ValidationFailed
+from tally.queue.jobs import public
 from tally.runtime.core import Runtime, embedded_runtime
 from tally.settings import Mode, Settings
 
@@ -87,6 +88,19 @@ class Client:
         """Events waiting in the buffer."""
         return self.runtime.buffer.size()
 
+    def enqueue(self, task: str, /, *, priority: int = 5, **kwargs: Any) -> str:
+        """Validate and enqueue a job of `task` with these arguments; return its job id."""
+        record, _ = self.runtime.enqueue(task, kwargs=kwargs, priority=priority)
+        return record.job_id
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        """A job as the API shows it: status, progress, attempts, result or error."""
+        return public(self.runtime.job(job_id))
+
+    def wait(self, job_id: str, timeout_s: float = 60.0) -> dict[str, Any]:
+        """Block until the job finished; return it (JobTimeout after `timeout_s`)."""
+        return public(self.runtime.wait_job(job_id, timeout_s))
+
 
 _default: Client | None = None
 _default_lock = threading.Lock()
@@ -121,3 +135,8 @@ def flush_events_now(wait: bool = True, timeout_s: float = 60.0) -> dict[str, An
 def get_queue_size() -> int:
     """Events waiting in the buffer, with the default client."""
     return _client().get_queue_size()
+
+
+def enqueue(task: str, /, *, priority: int = 5, **kwargs: Any) -> str:
+    """Enqueue a job with the default client; see `Client.enqueue`."""
+    return _client().enqueue(task, priority=priority, **kwargs)

@@ -68,3 +68,16 @@ def _wait_running(runtime: Runtime, job_id: str) -> None:
     while runtime.job(job_id).status is not Status.RUNNING:
         assert time.monotonic() < deadline, "job did not start"
         time.sleep(0.05)
+
+
+def test_sdk_enqueues_and_waits(runtime: Runtime) -> None:
+    from tally.sdk import Client
+
+    client = Client(runtime.settings)
+    job_id = client.enqueue("test.add", a=20, b=22, priority=9)
+    done = client.wait(job_id, timeout_s=10)
+    assert done["status"] == "succeeded"
+    assert done["result"] == 42
+    assert client.job(job_id)["priority"] == 9
+    with pytest.raises(ValidationFailed):
+        client.enqueue("test.add", a="not a number")

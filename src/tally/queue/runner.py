@@ -61,6 +61,9 @@ def register(app: TallyCelery, spec: TaskSpec, settings: Settings) -> None:
         # The job index holds results (with a TTL); the result backend stays unwritten.
         ignore_result=True,
         typing=False,
+        # Registered on this app only: a shared task would be added to every app created
+        # later in the process, bound to this one's index.
+        shared=False,
     )(run)
 
 

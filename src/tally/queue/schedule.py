@@ -120,7 +120,8 @@ def schedule_table(settings: Settings, now: datetime | None = None) -> list[dict
         sched = entry["schedule"]
         if isinstance(sched, crontab):
             every = settings.analytics_schedule + " (cron, UTC)"
-            next_run: str | None = (now + sched.remaining_estimate(now)).isoformat()
+            due = now + sched.remaining_estimate(now) + timedelta(milliseconds=500)
+            next_run: str | None = due.replace(microsecond=0).isoformat()
         else:
             every = f"every {sched.total_seconds():g} s"
             next_run = None  # follows the last run, which beat keeps to itself
