@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from tally.errors import ValidationFailed
+from tally.queue.base import PRIORITY_DEFAULT
 from tally.queue.jobs import public
 from tally.runtime.core import Runtime, embedded_runtime
 from tally.settings import Mode, Settings
@@ -88,7 +89,7 @@ class Client:
         """Events waiting in the buffer."""
         return self.runtime.buffer.size()
 
-    def enqueue(self, task: str, /, *, priority: int = 5, **kwargs: Any) -> str:
+    def enqueue(self, task: str, /, *, priority: int = PRIORITY_DEFAULT, **kwargs: Any) -> str:
         """Validate and enqueue a job of `task` with these arguments; return its job id."""
         record, _ = self.runtime.enqueue(task, kwargs=kwargs, priority=priority)
         return record.job_id
@@ -137,6 +138,6 @@ def get_queue_size() -> int:
     return _client().get_queue_size()
 
 
-def enqueue(task: str, /, *, priority: int = 5, **kwargs: Any) -> str:
+def enqueue(task: str, /, *, priority: int = PRIORITY_DEFAULT, **kwargs: Any) -> str:
     """Enqueue a job with the default client; see `Client.enqueue`."""
     return _client().enqueue(task, priority=priority, **kwargs)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tally.api.auth import Authenticated
 from tally.jobs.record import Status
+from tally.queue.base import PRIORITY_DEFAULT, PRIORITY_MAX, PRIORITY_MIN
 from tally.queue.jobs import public
 from tally.runtime.core import Runtime
 
@@ -25,7 +26,12 @@ class EnqueueRequest(BaseModel):
     task: str = Field(min_length=1, max_length=200, examples=["tally.noop"])
     args: list[Any] = Field(default_factory=list, max_length=100)
     kwargs: dict[str, Any] = Field(default_factory=dict)
-    priority: int = Field(default=5, ge=0, le=9, description="0-9, higher runs first")
+    priority: int = Field(
+        default=PRIORITY_DEFAULT,
+        ge=PRIORITY_MIN,
+        le=PRIORITY_MAX,
+        description="0-9, higher runs first",
+    )
     queue: str | None = Field(default=None, description="override the task's queue")
     countdown: float | None = Field(default=None, ge=0, le=30 * 86_400)
     eta: datetime | None = Field(default=None, description="ISO 8601 with a timezone")

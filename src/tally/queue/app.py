@@ -11,7 +11,7 @@ from tally import keys
 from tally.jobs.base import JobIndex
 from tally.queue.base import TallyCelery
 from tally.queue.context import TaskContext
-from tally.queue.registry import REGISTRY, import_task_modules, limits
+from tally.queue.registry import HARD_LIMIT_GRACE_S, REGISTRY, import_task_modules, limits
 from tally.queue.schedule import beat_schedule
 from tally.settings import Settings
 
@@ -24,7 +24,7 @@ ETA_TASKS_IN_MEMORY = 1000
 def hard_limit_s(settings: Settings) -> int:
     """The longest hard time limit of any registered task."""
     hard = [limits(spec, settings)[1] for spec in REGISTRY.values()]
-    return max(hard, default=settings.job_timeout_s + 30)
+    return max(hard, default=settings.job_timeout_s + HARD_LIMIT_GRACE_S)
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -50,7 +50,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # re-delivered rather than finishing into a channel that can no longer ack them.
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "task_soft_time_limit": settings.job_timeout_s,
-        "task_time_limit": settings.job_timeout_s + 30,
+        "task_time_limit": settings.job_timeout_s + HARD_LIMIT_GRACE_S,
         # Tally's job index records start, progress, result and error (with a TTL); Celery's
         # result backend is left unwritten, so it cannot grow keys without TTL (#7801).
         "task_ignore_result": True,

@@ -7,7 +7,9 @@ import threading
 import time
 from datetime import datetime
 from typing import Any
+from uuid import uuid4
 
+import orjson
 from celery import Celery
 from celery.result import AsyncResult
 
@@ -23,6 +25,32 @@ from tally.settings import Settings
 HOLD_AFTER_S = 1.0
 # Canvas options a held message could not carry; such a message keeps Celery's own eta.
 _CANVAS = ("link", "link_error", "chord", "chain", "group_id")
+PRIORITY_MIN, PRIORITY_MAX, PRIORITY_DEFAULT = 0, 9, 5
+
+
+def celery_priority(priority: int) -> int:
+    """Tally's 0-9 (higher first) as Celery's Redis priority (0 is consumed first)."""
+    return PRIORITY_MAX - priority
+
+
+def tally_priority(celery: int | None) -> int:
+    """A Celery message priority back in Tally's terms (None: the default)."""
+    return PRIORITY_DEFAULT if celery is None else PRIORITY_MAX - int(celery)
+
+
+def due_at(now: float, countdown: float | None, eta: datetime | None) -> float:
+    """When a job sent at `now` with this countdown or eta is due (epoch seconds)."""
+    return eta.timestamp() if eta is not None else now + (countdown or 0)
+
+
+def attempt_of(request: Any) -> int:
+    """The attempt a Celery request is: 1 for the first run, +1 per retry."""
+    return int(request.retries or 0) + 1
+
+
+def max_attempts_of(task: Any) -> int:
+    """How many attempts a Celery task gets: its first run plus its retries."""
+    return int(getattr(task, "max_retries", None) or 0) + 1
 
 
 class TallyCelery(Celery):
@@ -62,11 +90,9 @@ class TallyCelery(Celery):
             return super().send_task(
                 name, args, kwargs, countdown=countdown, eta=eta, task_id=task_id, **options
             )
-        from uuid import uuid4
-
         task_id = task_id or str(uuid4())
         now = time.time()
-        due = eta.timestamp() if eta is not None else now + (countdown or 0)
+        due = due_at(now, countdown, eta)
         queue = str(options.get("queue") or self._queue_of(name))
         retries = int(options.get("retries") or 0)
         dispatch = {
@@ -101,15 +127,12 @@ class TallyCelery(Celery):
     def _record(
         self, name: str, task_id: str, queue: str, options: dict[str, Any], now: float, due: Any
     ) -> JobRecord:
-        task = self.tasks.get(name)
-        max_retries = getattr(task, "max_retries", None)
-        celery_priority = options.get("priority")
         return JobRecord(
             job_id=task_id,
             task=name,
             queue=queue,
-            priority=5 if celery_priority is None else 9 - int(celery_priority),
-            max_attempts=1 + (max_retries or 0),
+            priority=tally_priority(options.get("priority")),
+            max_attempts=max_attempts_of(self.tasks.get(name)),
             created_at=now,
             eta=due,
         )
@@ -117,8 +140,6 @@ class TallyCelery(Celery):
 
 def _plain(dispatch: dict[str, Any]) -> bool:
     """True when a dispatch survives JSON (it is held in Redis as JSON)."""
-    import orjson
-
     try:
         orjson.dumps(dispatch)
     except TypeError:

@@ -20,16 +20,18 @@ from tally.errors import (
     ValidationFailed,
 )
 from tally.jobs.record import FINAL, JobRecord, Status
-from tally.queue.base import HOLD_AFTER_S, TallyCelery
+from tally.queue.base import (
+    HOLD_AFTER_S,
+    PRIORITY_DEFAULT,
+    PRIORITY_MAX,
+    PRIORITY_MIN,
+    TallyCelery,
+    celery_priority,
+    due_at,
+)
 from tally.queue.registry import limits, spec
 
 JOB_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-PRIORITY_MIN, PRIORITY_MAX, PRIORITY_DEFAULT = 0, 9, 5
-
-
-def celery_priority(priority: int) -> int:
-    """Tally's 0-9 (higher first) as Celery's Redis priority (0 is consumed first)."""
-    return PRIORITY_MAX - priority
 
 
 def enqueue(
@@ -63,7 +65,7 @@ def enqueue(
         raise ValidationFailed("job_id", "bad_format", "1-128 of A-Z a-z 0-9 _ . : -")
     payload = task_spec.schema.dump(task_spec.schema.validate(list(args or []), kwargs or {}))
     now = time.time()
-    due = eta.timestamp() if eta is not None else now + (countdown or 0)
+    due = due_at(now, countdown, eta)
     held = due - now > HOLD_AFTER_S
     record = JobRecord(
         job_id=job_id or str(uuid.uuid4()),

@@ -14,7 +14,7 @@ from pydantic_core import to_jsonable_python
 from tally.errors import JobAborted, JobFailed, JobTimedOut, ValidationFailed
 from tally.jobs.record import Status
 from tally.queue import jobs
-from tally.queue.base import TallyCelery
+from tally.queue.base import TallyCelery, attempt_of, max_attempts_of
 from tally.queue.progress import CURRENT, JobContext
 from tally.queue.registry import REGISTRY, TaskSpec, limits
 from tally.settings import Settings
@@ -90,8 +90,8 @@ def execute(
         job_id=job_id,
         task=spec.name,
         queue=spec.queue,
-        attempt=int(request.retries or 0) + 1,
-        max_attempts=(task.max_retries or 0) + 1,
+        attempt=attempt_of(request),
+        max_attempts=max_attempts_of(task),
         index=app.index,
         resources=app.tally,
         enqueue=functools.partial(jobs.send, app),

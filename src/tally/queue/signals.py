@@ -9,7 +9,7 @@ from typing import Any
 from celery.signals import task_failure, task_prerun, task_retry, task_revoked, task_success
 
 from tally.jobs.record import FINAL, Status
-from tally.queue.base import TallyCelery
+from tally.queue.base import TallyCelery, attempt_of, max_attempts_of
 
 log = logging.getLogger("tally.jobs")
 
@@ -24,14 +24,14 @@ def connect(app: TallyCelery) -> None:
         if not mine(sender):
             return
         request = task.request
-        attempt = int(request.retries or 0) + 1
+        attempt, attempts = attempt_of(request), max_attempts_of(task)
         now = time.time()
         queue = (request.delivery_info or {}).get("routing_key") or getattr(task, "queue", None)
         upsert = {"task": task.name, "queue": queue or app.conf.task_default_queue}
         out = app.index.transition(
             task_id,
             Status.RUNNING,
-            upsert=upsert | {"created_at": now, "max_attempts": (task.max_retries or 0) + 1},
+            upsert=upsert | {"created_at": now, "max_attempts": attempts},
             started_at=now,
             attempts=attempt,
             worker=request.hostname,
@@ -43,7 +43,7 @@ def connect(app: TallyCelery) -> None:
         request.tally_started = time.monotonic()
         log.info(
             "job started: id=%s task=%s queue=%s attempt=%d/%d",
-            task_id, task.name, upsert["queue"], attempt, (task.max_retries or 0) + 1,
+            task_id, task.name, upsert["queue"], attempt, attempts,
         )  # fmt: skip
 
     def succeeded(sender: Any = None, result: Any = None, **_: Any) -> None:
@@ -60,7 +60,7 @@ def connect(app: TallyCelery) -> None:
         )
         log.info(
             "job finished: id=%s task=%s duration_s=%.3f attempt=%d",
-            request.id, sender.name, _duration(request), int(request.retries or 0) + 1,
+            request.id, sender.name, _duration(request), attempt_of(request),
         )  # fmt: skip
 
     def failed(
@@ -81,7 +81,7 @@ def connect(app: TallyCelery) -> None:
         app.index.transition(request.id, Status.RETRYING, error=f"{reason}")
         log.info(
             "job retrying: id=%s task=%s attempt=%d reason=%s",
-            request.id, sender.name, int(request.retries or 0) + 1, reason,
+            request.id, sender.name, attempt_of(request), reason,
         )  # fmt: skip
 
     def revoked(sender: Any = None, request: Any = None, expired: bool = False, **_: Any) -> None:

@@ -12,7 +12,7 @@ from tally import keys
 from tally.jobs.base import JobIndex
 from tally.jobs.record import JobRecord, Status
 from tally.queue import jobs
-from tally.queue.base import TallyCelery
+from tally.queue.base import PRIORITY_DEFAULT, TallyCelery
 from tally.queue.heartbeat import workers_seen
 from tally.queue.registry import REGISTRY
 from tally.queue.schedule import schedule_table
@@ -33,7 +33,7 @@ class JobOps:
         args: list[Any] | None = None,
         kwargs: dict[str, Any] | None = None,
         *,
-        priority: int = jobs.PRIORITY_DEFAULT,
+        priority: int = PRIORITY_DEFAULT,
         queue: str | None = None,
         countdown: float | None = None,
         eta: datetime | None = None,
