@@ -7,9 +7,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from tally.cli.common import console, friendly_errors, kv_table, load_settings, setup_logging
+from tally.cli.common import console, kv_table
 from tally.cli.follow import follow
-from tally.cli.ops import close_runtime, open_runtime
+from tally.cli.ops import session
 from tally.errors import JobError
 from tally.runtime.core import Runtime
 from tally.settings import Mode
@@ -18,12 +18,6 @@ analytics_app = typer.Typer(help="Popularity and trending (SPEC §4).", no_args_
 
 Metric = Annotated[str, typer.Argument(help="popularity or trending")]
 By = Annotated[str, typer.Option("--by", help="country or category")]
-
-
-def _runtime() -> Runtime:
-    settings = load_settings()
-    setup_logging("WARNING")
-    return open_runtime(settings)
 
 
 @analytics_app.command("run")
@@ -35,21 +29,17 @@ def run(
     timeout: Annotated[float, typer.Option(help="seconds to wait")] = 600.0,
 ) -> None:
     """Run popularity and trending now (or as of a past time)."""
-    with friendly_errors():
-        runtime = _runtime()
+    with session() as runtime:
         # Embedded: the run happens in this process, so there is nothing to come back to.
         wait = wait or runtime.mode is Mode.EMBEDDED
-        try:
-            queued = runtime.analytics_run(as_of, wait=False, timeout_s=timeout)
-            if not wait:
-                console.print(kv_table("analytics run queued", queued))
-                return
-            metadata = watch(runtime, str(queued["job_id"]), timeout)
-            console.print(kv_table("analytics run", _summary(metadata)))
-            if runtime.mode is Mode.EMBEDDED:
-                print_top(runtime, groups_per_dimension=3, rows=5)
-        finally:
-            close_runtime(runtime)
+        queued = runtime.analytics_run(as_of, wait=False, timeout_s=timeout)
+        if not wait:
+            console.print(kv_table("analytics run queued", queued))
+            return
+        metadata = watch(runtime, str(queued["job_id"]), timeout)
+        console.print(kv_table("analytics run", _summary(metadata)))
+        if runtime.mode is Mode.EMBEDDED:
+            print_top(runtime, groups_per_dimension=3, rows=5)
 
 
 def watch(runtime: Runtime, job_id: str, timeout_s: float) -> dict[str, Any]:
@@ -69,12 +59,8 @@ def show(
     limit: Annotated[int, typer.Option(min=1, help="rows per group")] = 10,
 ) -> None:
     """Print the published results."""
-    with friendly_errors():
-        runtime = _runtime()
-        try:
-            payload = runtime.analytics_results(metric, by, group, limit)
-        finally:
-            close_runtime(runtime)
+    with session() as runtime:
+        payload = runtime.analytics_results(metric, by, group, limit)
     console.print(results_table(metric, by, payload["groups"]))
     console.print(f"as of {payload['as_of']}, generated {payload['generated_at']}")
 
@@ -82,12 +68,8 @@ def show(
 @analytics_app.command("metadata")
 def metadata() -> None:
     """Print the last run's metadata."""
-    with friendly_errors():
-        runtime = _runtime()
-        try:
-            meta = runtime.analytics_metadata()
-        finally:
-            close_runtime(runtime)
+    with session() as runtime:
+        meta = runtime.analytics_metadata()
     console.print(kv_table("last analytics run", _summary(meta)))
 
 
