@@ -98,6 +98,16 @@ def test_encoded_event_is_normalised() -> None:
     assert line["ip_address"] == "2001:db8::1"
 
 
+def test_null_text_fields_are_stored_empty_and_bools_are_not_ids() -> None:
+    # Given nulls where text is optional, and a boolean where an id belongs
+    item = valid(country=None, category=None, user_agent=None, referrer=None)
+    # When accepted
+    line = orjson.loads(accept([item], AcceptOptions(), NOW).lines[0])
+    # Then nulls are stored as empty text; a boolean id is rejected, not stored as "True"
+    assert [line[k] for k in ("country", "category", "user_agent", "referrer")] == [""] * 4
+    assert reasons([valid(user_id=True)]) == [(0, "invalid_field", "user_id")]
+
+
 def test_missing_event_id_and_time_are_generated() -> None:
     result = accept([valid()], AcceptOptions(), NOW)
     line = orjson.loads(result.lines[0])

@@ -207,18 +207,18 @@ def _encode(event: Event, now_ms: int, options: AcceptOptions) -> bytes:
     created = event.created_at
     return orjson.dumps(
         {
-            "event_id": event.event_id or str(uuid.uuid4()),
+            "event_id": event.event_id or uuid.uuid4(),  # orjson writes a UUID canonically
             "event_type": event.event_type,
-            "entity_type": event.entity_type,
+            "entity_type": event.entity_type or "",
             "entity_id": event.entity_id,
             "user_id": event.user_id,
             "session_id": event.session_id,
-            "country": event.country,
-            "category": event.category,
+            "country": event.country or "",
+            "category": event.category or "",
             "event_metadata": event.event_metadata or "",
             "ip_address": anonymize_ip(event.ip_address, options),
-            "user_agent": event.user_agent,
-            "referrer": event.referrer,
+            "user_agent": event.user_agent or "",
+            "referrer": event.referrer or "",
             # Epoch milliseconds: exact, compact, and parsed without ambiguity by the store.
             "created_at": int(created.timestamp() * 1000) if created else now_ms,
         }

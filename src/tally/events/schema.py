@@ -9,9 +9,18 @@ from enum import StrEnum
 from functools import lru_cache
 from ipaddress import ip_address
 from typing import Annotated, Any, Final
+from uuid import UUID
 
 import orjson
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from tally.events.countries import ISO_3166_ALPHA2
@@ -77,21 +86,6 @@ def normalize_ip(value: str) -> str | None:
     return value
 
 
-def _ident(value: object) -> object:
-    # Ids often arrive as integers from client apps; store them as their decimal text.
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return value
-
-
-def _none_is_empty(value: object) -> object:
-    return "" if value is None else value
-
-
-Ident = Annotated[str, BeforeValidator(_ident), Field(max_length=256)]
-Text64 = Annotated[str, BeforeValidator(_none_is_empty), Field(max_length=64)]
-
-
 class ValidationContext:
     """What validation needs to know of the moment and the deployment."""
 
@@ -111,76 +105,34 @@ def _fail(reason: Reason, field: str, message: str) -> PydanticCustomError:
     return PydanticCustomError(reason.value, message, {"field": field})
 
 
-class Event(BaseModel):
-    """One analytics event as accepted by Tally (SPEC §2)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    event_id: Annotated[str, Field(max_length=64)] | None = None
-    event_type: str = Field(min_length=1, max_length=64, pattern=_NAME)
-    entity_type: Text64 = ""
-    entity_id: Ident = ""
-    user_id: Ident = ""
-    session_id: Ident = ""
-    country: Annotated[str, BeforeValidator(_none_is_empty), Field(max_length=2)] = ""
-    category: Text64 = ""
-    event_metadata: dict[str, Any] | str | None = None
-    ip_address: Annotated[str, Field(max_length=64)] | None = None
-    user_agent: Annotated[str, BeforeValidator(_none_is_empty), Field(max_length=1024)] = ""
-    referrer: Annotated[str, BeforeValidator(_none_is_empty), Field(max_length=2048)] = ""
-    created_at: datetime | None = None
-
-    @model_validator(mode="after")
-    def _checks(self, info: ValidationInfo) -> Event:
-        # One Python call per event for every rule pydantic-core cannot express: the ingest
-        # path validates tens of thousands of events a second, and each call costs.
-        ctx: ValidationContext | None = info.context
-        if self.event_id is not None:
-            self.event_id = _canonical_uuid(self.event_id)
-        if self.country:
-            code = self.country.upper()
-            if code not in ISO_3166_ALPHA2:
-                raise _fail(
-                    Reason.INVALID_COUNTRY,
-                    "country",
-                    f"country {self.country!r} is not an ISO-3166 alpha-2 code",
-                )
-            self.country = code
-        if bool(self.entity_type) != bool(self.entity_id):
-            raise _fail(
-                Reason.INVALID_FIELD,
-                "entity_id",
-                "entity_type and entity_id go together: give both or neither",
-            )
-        if self.event_metadata is not None:
-            self.event_metadata = _metadata_json(self.event_metadata)
-        if self.ip_address is not None:
-            ip = normalize_ip(self.ip_address)
-            if ip is None:
-                raise _fail(
-                    Reason.INVALID_FIELD,
-                    "ip_address",
-                    f"ip_address {self.ip_address!r} is not an IPv4 or IPv6 address",
-                )
-            self.ip_address = ip
-        if (
-            self.user_agent
-            and (ctx is None or ctx.reject_bots)
-            and is_bot_user_agent(self.user_agent)
-        ):
-            raise _fail(Reason.BOT_USER_AGENT, "user_agent", "user_agent looks like a bot")
-        if self.created_at is not None:
-            self.created_at = _check_time(self.created_at, ctx)
-        return self
+def _country(value: str) -> str:
+    if value and value not in ISO_3166_ALPHA2:
+        raise _fail(
+            Reason.INVALID_COUNTRY, "country", f"country {value!r} is not an ISO-3166 alpha-2 code"
+        )
+    return value
 
 
-def _canonical_uuid(value: str) -> str:
-    import uuid
+def _ip(value: str) -> str:
+    ip = normalize_ip(value)
+    if ip is None:
+        raise _fail(
+            Reason.INVALID_FIELD,
+            "ip_address",
+            f"ip_address {value!r} is not an IPv4 or IPv6 address",
+        )
+    return ip
 
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise _fail(Reason.INVALID_FIELD, "event_id", f"event_id {value!r} is not a UUID") from None
+
+def _user_agent(value: str, info: ValidationInfo) -> str:
+    ctx: ValidationContext | None = info.context
+    if value and (ctx is None or ctx.reject_bots) and is_bot_user_agent(value):
+        raise _fail(Reason.BOT_USER_AGENT, "user_agent", "user_agent looks like a bot")
+    return value
+
+
+def _created_at(value: datetime, info: ValidationInfo) -> datetime:
+    return _check_time(value, info.context)
 
 
 def _metadata_json(value: dict[str, Any] | str) -> str:
@@ -210,6 +162,47 @@ def _metadata_json(value: dict[str, Any] | str) -> str:
             f"event_metadata is larger than {MAX_METADATA_BYTES} bytes",
         )
     return text
+
+
+# Every rule pydantic-core can express is declared here and runs in Rust; the few Python
+# checks are per field and never assign to the model: ingest validates tens of thousands of
+# events a second per core, and each Python call and attribute write costs (bench/ingest.py).
+# Ids often arrive as numbers from client apps; they are stored as their decimal text.
+Ident = Annotated[str, Field(max_length=256, coerce_numbers_to_str=True)]
+Text64 = Annotated[str, Field(max_length=64)] | None
+
+
+class Event(BaseModel):
+    """One analytics event as accepted by Tally (SPEC §2); None text is stored as ''."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: UUID | None = None
+    event_type: str = Field(min_length=1, max_length=64, pattern=_NAME)
+    entity_type: Text64 = ""
+    entity_id: Ident = ""
+    user_id: Ident = ""
+    session_id: Ident = ""
+    country: (
+        Annotated[str, StringConstraints(max_length=2, to_upper=True), AfterValidator(_country)]
+        | None
+    ) = ""
+    category: Text64 = ""
+    event_metadata: Annotated[dict[str, Any] | str, AfterValidator(_metadata_json)] | None = None
+    ip_address: Annotated[str, Field(max_length=64), AfterValidator(_ip)] | None = None
+    user_agent: Annotated[str, Field(max_length=1024), AfterValidator(_user_agent)] | None = ""
+    referrer: Annotated[str, Field(max_length=2048)] | None = ""
+    created_at: Annotated[datetime, AfterValidator(_created_at)] | None = None
+
+    @model_validator(mode="after")
+    def _pairs(self) -> Event:
+        if bool(self.entity_type) != bool(self.entity_id):
+            raise _fail(
+                Reason.INVALID_FIELD,
+                "entity_id",
+                "entity_type and entity_id go together: give both or neither",
+            )
+        return self
 
 
 def _check_time(value: datetime, ctx: ValidationContext | None) -> datetime:

