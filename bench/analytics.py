@@ -80,6 +80,10 @@ def generate(path: Path, n: int, as_of_ms: int) -> None:
                fromUnixTimestamp64Milli({as_of_ms} - toInt64(rand64(number + 4) % 259200000), 'UTC')
         FROM numbers({n})"""
     )
+    # A table whose older data the background merges have compacted, as in a running
+    # deployment. Measured right after a bulk insert instead, Tally's run competes with those
+    # merges for both cores and its FINAL reads many unmerged parts: ~2 s instead of ~0.9 s.
+    store.command(f"OPTIMIZE TABLE {NAMES.events} FINAL")
     store.close()
 
 
