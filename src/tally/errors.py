@@ -57,6 +57,17 @@ class BufferUnavailable(UnavailableError):
         super().__init__("redis", message)
 
 
+class BreakerOpen(UnavailableError):
+    """Raised when a call is refused because its circuit breaker is open; jobs are deferred."""
+
+    def __init__(self, breaker: str, retry_after_s: float) -> None:
+        super().__init__(
+            breaker, f"circuit breaker {breaker!r} is open; next try in {retry_after_s:.0f} s"
+        )
+        self.breaker = breaker
+        self.retry_after_s = retry_after_s
+
+
 class StoreError(TallyError):
     """Raised when the analytics store rejects a query or an insert."""
 

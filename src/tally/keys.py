@@ -37,6 +37,13 @@ def worker_heartbeat(name: str) -> str:
     return f"{WORKER_HEARTBEAT_PREFIX}{name}"
 
 
+# Circuit breakers (SPEC §6): pybreaker's few keys per breaker under this namespace, shared
+# by every process; a fixed set (three counters/state keys per breaker), so no TTL is needed.
+def breaker_namespace(name: str) -> str:
+    """Namespace of one breaker's keys (pybreaker appends `:pybreaker:<field>`)."""
+    return f"{PREFIX}:breaker:{name}"
+
+
 # Analytics results: seed 000's key names, read by existing consumers as plain strings,
 # behind an optional prefix (TALLY_CACHE_PREFIX, default none).
 ANALYTICS_RESULT_KEYS: Final[dict[tuple[str, str], str]] = {

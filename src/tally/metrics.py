@@ -15,3 +15,6 @@ FLUSH_BATCH_EVENTS = Histogram(
 )
 BUFFER_EVENTS = Gauge("tally_buffer_events", "Events waiting in the buffer")
 BUFFER_OLDEST_AGE = Gauge("tally_buffer_oldest_age_seconds", "Age of the oldest buffered event")
+BREAKER_STATE = Gauge(
+    "tally_breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open", ["breaker"]
+)

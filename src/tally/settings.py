@@ -62,6 +62,13 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path(".tally"), validation_alias="TALLY_DATA_DIR")
     retention_days: int = Field(default=90, ge=1, validation_alias="TALLY_RETENTION_DAYS")
 
+    # --- Circuit breakers (SPEC §6): name -> {"fail_max": N, "reset_timeout_s": S}, merged
+    # over the defaults database (5, 60), dbt (3, 120), external_api (3, 120); new names
+    # add breakers for user tasks.
+    breakers: dict[str, dict[str, float]] = Field(
+        default_factory=dict, validation_alias="TALLY_BREAKERS"
+    )
+
     # --- Metadata DB (alerts, reports, logs); SQLite in the data dir when unset ---
     database_url: SecretStr | None = Field(default=None, validation_alias="DATABASE_URL")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from tally.settings import Settings
 def runtime(tmp_path: Path) -> Iterator[Runtime]:
     settings = Settings(
         data_dir=tmp_path,
+        breakers={"dbt": {"fail_max": 2, "reset_timeout_s": 2}},
         analytics_on_startup=False,
         task_modules="tests.queue.user_tasks",
         abort_check_s=0.1,
@@ -81,3 +83,23 @@ def test_sdk_enqueues_and_waits(runtime: Runtime) -> None:
     assert client.job(job_id)["priority"] == 9
     with pytest.raises(ValidationFailed):
         client.enqueue("test.add", a="not a number")
+
+
+def test_a_job_declaring_an_open_breaker_is_deferred_without_using_its_try(
+    runtime: Runtime,
+) -> None:
+    # Given the dbt breaker opened by two failures in this process
+    for _ in range(2):
+        with pytest.raises(OSError, match="dbt is down"), runtime.breakers.guard("dbt"):
+            raise OSError("dbt is down")
+    # When a job that goes through it is enqueued (one try only)
+    record, _ = runtime.enqueue("test.guarded", kwargs={"value": 7})
+    # Then it waits as deferred, then runs as the trial once the breaker half-opens
+    deadline = time.monotonic() + 5
+    while runtime.job(record.job_id).status is not Status.RETRYING:
+        assert time.monotonic() < deadline, runtime.job(record.job_id)
+        time.sleep(0.05)
+    assert "deferred" in (runtime.job(record.job_id).error or "")
+    done = runtime.wait_job(record.job_id, 15)
+    assert (done.status, done.result, done.attempts) == (Status.SUCCEEDED, 7, 1)
+    assert next(b for b in runtime.breakers.states() if b["name"] == "dbt")["state"] == "closed"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import redis
@@ -64,3 +65,20 @@ def flaky(redis_url: str, key: str, ctx: JobContext) -> int:
     if ctx.attempt < 3:
         raise RuntimeError(f"attempt {ctx.attempt} fails on purpose")
     return ctx.attempt
+
+
+@job("test.external", max_tries=1)
+def external(redis_url: str, key: str, fail: bool, ctx: JobContext) -> str:
+    """Calls a pretend external API through the `external_api` breaker; fails when told."""
+    _log(redis_url, key, f"{os.getpid()}:{ctx.attempt}")
+    with ctx.breaker("external_api"):
+        time.sleep(0.3)  # long enough that both test workers take a job
+        if fail:
+            raise ConnectionError("the external API is down")
+    return "ok"
+
+
+@job("test.guarded", max_tries=1, breakers=("dbt",))
+def guarded(value: int) -> int:
+    """Goes through the `dbt` breaker as a whole: deferred while it is open."""
+    return value

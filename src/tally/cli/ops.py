@@ -92,6 +92,7 @@ def status(timeout: Timeout = 5.0) -> None:
         _workers_table(checks.get("workers", []))
         _queues_table(runtime)
         _schedule_table(runtime)
+        _breakers_table(checks.get("breakers", []))
         console.print(kv_table("buffer", checks.get("buffer", {})))
         _last_run(runtime)
         try:
@@ -103,6 +104,26 @@ def status(timeout: Timeout = 5.0) -> None:
     finally:
         close_runtime(runtime)
     raise typer.Exit(0 if ok else 1)
+
+
+def _breakers_table(breakers: Any) -> None:
+    if not isinstance(breakers, list):
+        console.print(f"[yellow]breakers unavailable:[/] {breakers}")
+        return
+    table = Table(title="circuit breakers", title_justify="left")
+    for column in ("name", "state", "failures", "opens after", "open for", "retry in"):
+        table.add_column(column)
+    colour = {"closed": "green", "half-open": "yellow", "open": "red"}
+    for b in breakers:
+        table.add_row(
+            b["name"],
+            f"[{colour.get(b['state'], 'white')}]{b['state']}[/]",
+            str(b["failures"]),
+            str(b["fail_max"]),
+            f"{b['reset_timeout_s']:g} s",
+            f"{b['retry_after_s']:g} s" if b["retry_after_s"] else "",
+        )
+    console.print(table)
 
 
 def _workers_table(workers: list[dict[str, Any]]) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from kombu import Queue
 
 from tally import keys
+from tally.breakers import Breakers
 from tally.jobs.base import JobIndex
 from tally.queue.base import TallyCelery
 from tally.queue.context import TaskContext
@@ -113,7 +114,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 
 
 def create_app(
-    settings: Settings, index: JobIndex, context: TaskContext | None = None
+    settings: Settings,
+    index: JobIndex,
+    breakers: Breakers,
+    context: TaskContext | None = None,
 ) -> TallyCelery:
     """A Celery app for `settings`, with the built-in and the user's tasks registered."""
     from tally.queue import runner, signals, tasks
@@ -124,6 +128,7 @@ def create_app(
     app.config_from_object(celery_config(settings))
     app.tally = context
     app.index = index
+    app.breakers = breakers
     app.settings = settings
     runner.register_all(app, settings)
     signals.connect(app)

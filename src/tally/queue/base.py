@@ -13,6 +13,7 @@ import orjson
 from celery import Celery
 from celery.result import AsyncResult
 
+from tally.breakers import Breakers
 from tally.jobs.base import JobIndex
 from tally.jobs.record import JobRecord, Status
 from tally.queue.context import TaskContext
@@ -58,6 +59,7 @@ class TallyCelery(Celery):
 
     tally: TaskContext | None = None
     index: JobIndex
+    breakers: Breakers
     settings: Settings
     _watchdog: Watchdog | None = None
     _watchdog_lock = threading.Lock()
@@ -86,6 +88,8 @@ class TallyCelery(Celery):
         **options: Any,
     ) -> AsyncResult[Any]:
         """Publish a task, recording it in the job index (or holding it there until due)."""
+        # A job deferred by an open breaker goes back like a retry, without counting one.
+        deferred = bool(options.pop("tally_deferred", False))
         if options.pop("tally_indexed", False):
             return super().send_task(
                 name, args, kwargs, countdown=countdown, eta=eta, task_id=task_id, **options
@@ -105,14 +109,14 @@ class TallyCelery(Celery):
         }
         holdable = not any(options.get(k) for k in _CANVAS)
         if due - now > HOLD_AFTER_S and holdable and _plain(dispatch):
-            if retries:
+            if retries or deferred:
                 self.index.transition(task_id, Status.RETRYING, eta=due)
                 self.index.reschedule(task_id, queue, due, dispatch)
             else:
                 record = self._record(name, task_id, queue, options, now, due)
                 self.index.create(record, dispatch)
             return self.AsyncResult(task_id)
-        if retries:
+        if retries or deferred:
             self.index.transition(task_id, Status.RETRYING, eta=due if due > now else None)
         else:
             self.index.create(self._record(name, task_id, queue, options, now, None))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextvars
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from tally.breakers import Breakers
 from tally.errors import JobAborted, ValidationFailed
 from tally.jobs.base import JobIndex
 
@@ -27,6 +29,7 @@ class JobContext:
     index: JobIndex
     resources: Any = None  # the process's TaskContext (store, buffer, cache) for built-ins
     enqueue: Callable[..., str] | None = None  # enqueue a follow-up job: (task, **kwargs) -> id
+    breakers: Breakers | None = None
     _last_write: float = field(default=0.0, init=False)
 
     def report_progress(self, pct: float, message: str | None = None) -> None:
@@ -44,6 +47,14 @@ class JobContext:
         """Raise JobAborted if someone aborted this job (a cheap poll for long loops)."""
         if self.index.aborts_requested([self.job_id]):
             raise JobAborted(self.job_id)
+
+    @contextmanager
+    def breaker(self, name: str) -> Iterator[None]:
+        """Guard a call with the shared breaker `name`; open, it defers the job (no try used)."""
+        if self.breakers is None:
+            raise RuntimeError("this job runs without circuit breakers")
+        with self.breakers.guard(name):
+            yield
 
 
 CURRENT: contextvars.ContextVar[JobContext | None] = contextvars.ContextVar(

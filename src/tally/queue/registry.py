@@ -30,6 +30,7 @@ class TaskSpec:
     backoff_s: int | None
     backoff_max_s: int | None
     description: str
+    breakers: tuple[str, ...] = ()
 
     def describe(self) -> dict[str, Any]:
         """Name, queue, limits and the JSON schema of its arguments."""
@@ -39,6 +40,7 @@ class TaskSpec:
             "description": self.description,
             "timeout_s": self.timeout_s,
             "max_tries": self.max_tries,
+            "breakers": list(self.breakers),
             "arguments": self.schema.model.model_json_schema(),
         }
 
@@ -64,6 +66,7 @@ def job(
     retry_for: tuple[type[BaseException], ...] = (Exception,),
     backoff_s: int | None = None,
     backoff_max_s: int | None = None,
+    breakers: tuple[str, ...] = (),
 ) -> Callable[[F], F]:
     """Register the decorated function as a task.
 
@@ -71,6 +74,8 @@ def job(
     `backoff_max_s` default to TALLY_JOB_TIMEOUT, TALLY_MAX_TRIES, TALLY_RETRY_BACKOFF_S and
     TALLY_RETRY_BACKOFF_MAX_S. A parameter annotated `JobContext` receives the running
     job's context (progress, abort check) and is not part of the input schema.
+    `breakers` names circuit breakers (SPEC §6) the whole job goes through: while one is
+    open the job is deferred without using a try, and its failures count against them.
     """
     if queue not in keys.QUEUES:
         raise ConfigError(f"@job queue={queue!r}: unknown queue; known: {', '.join(keys.QUEUES)}")
@@ -95,6 +100,7 @@ def job(
             backoff_s=backoff_s,
             backoff_max_s=backoff_max_s,
             description=(fn.__doc__ or "").strip().split("\n")[0],
+            breakers=tuple(breakers),
         )
         return fn
 

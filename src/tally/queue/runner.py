@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
@@ -11,7 +12,7 @@ from celery import Task
 from celery.exceptions import Ignore, SoftTimeLimitExceeded, TimeLimitExceeded
 from pydantic_core import to_jsonable_python
 
-from tally.errors import JobAborted, JobFailed, JobTimedOut, ValidationFailed
+from tally.errors import BreakerOpen, JobAborted, JobFailed, JobTimedOut, ValidationFailed
 from tally.jobs.record import Status
 from tally.queue import jobs
 from tally.queue.base import TallyCelery, attempt_of, max_attempts_of
@@ -95,6 +96,7 @@ def execute(
         index=app.index,
         resources=app.tally,
         enqueue=functools.partial(jobs.send, app),
+        breakers=app.breakers,
     )
     if spec.schema.context_param:
         call_kwargs[spec.schema.context_param] = ctx
@@ -102,11 +104,19 @@ def execute(
     token = CURRENT.set(ctx)
     try:
         try:
+            for name in spec.breakers:
+                app.breakers.check(name)
             watchdog.register(job_id, timeout_s)
             try:
-                result = spec.fn(**call_kwargs)
+                with contextlib.ExitStack() as guards:
+                    for name in spec.breakers:
+                        guards.enter_context(app.breakers.guard(name))
+                    result = spec.fn(**call_kwargs)
             finally:
                 watchdog.unregister(job_id)
+        except BreakerOpen as exc:
+            _defer(app, task, args, kwargs, exc)
+            raise Ignore() from None
         except JobAborted:
             app.index.transition(job_id, Status.ABORTED, finished_at=time.time())
             log.info("job %s (%s) aborted while running", job_id, spec.name)
@@ -118,3 +128,24 @@ def execute(
     finally:
         CURRENT.reset(token)
     return to_jsonable_python(result, fallback=str)
+
+
+def _defer(
+    app: TallyCelery,
+    task: Task[Any, Any],
+    args: list[Any],
+    kwargs: dict[str, Any],
+    exc: BreakerOpen,
+) -> None:
+    """Send the job again for when the breaker lets a trial through, with the same try count."""
+    request = task.request
+    delay_s = max(1.0, exc.retry_after_s)
+    app.index.transition(str(request.id), Status.RETRYING, error=f"deferred: {exc.message}")
+    again = task.signature_from_request(
+        request, tuple(args), kwargs, countdown=delay_s, retries=request.retries
+    )
+    again.apply_async(tally_deferred=True)
+    log.info(
+        "job deferred: id=%s task=%s breaker=%s delay_s=%.1f attempt=%d (not counted)",
+        request.id, task.name, exc.breaker, delay_s, attempt_of(request),
+    )  # fmt: skip

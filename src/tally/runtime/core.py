@@ -10,6 +10,8 @@ from typing import Any
 from tally import keys
 from tally.analytics.compute import iso, parse_as_of
 from tally.analytics.params import AnalyticsParams
+from tally.breakers import Breakers
+from tally.breakers import specs as breaker_specs
 from tally.buffer.ingest import IngestResult, ingest
 from tally.cache import results
 from tally.errors import NotFound, TallyError, UnavailableError
@@ -52,7 +54,10 @@ class Runtime(JobOps):
             AnalyticsParams.from_settings(settings),
         )
         self.index = build_index(settings, self.redis)
-        self.app = create_app(settings, self.index, self.context if run_tasks else None)
+        self.breakers = Breakers(self.redis, breaker_specs(settings.breakers))
+        self.app = create_app(
+            settings, self.index, self.breakers, self.context if run_tasks else None
+        )
         self.options = accept_options(settings)
         self.engine: EmbeddedEngine | None = None
         self.heartbeat: Heartbeat | None = None
@@ -227,6 +232,11 @@ class Runtime(JobOps):
             except Exception as exc:
                 checks["redis"] = {"status": "down", "error": type(exc).__name__}
                 problems.append("redis unreachable")
+        try:
+            # Reported, not a reason for 503: an open breaker is the system protecting itself.
+            checks["breakers"] = self.breakers.states()
+        except Exception as exc:  # Redis down: already reported above
+            checks["breakers"] = {"status": "unavailable", "error": type(exc).__name__}
         try:
             checks["buffer"] = self.buffer_info()
         except TallyError as exc:
