@@ -154,7 +154,12 @@ def _metadata_json(value: dict[str, Any] | str) -> str:
             raise _fail(Reason.INVALID_FIELD, "event_metadata", "event_metadata must be an object")
     if not value:
         return ""
-    text = orjson.dumps(value).decode()
+    try:
+        text = orjson.dumps(value).decode()
+    except orjson.JSONEncodeError as exc:  # e.g. an integer past 64 bits
+        raise _fail(
+            Reason.INVALID_FIELD, "event_metadata", f"event_metadata cannot be stored: {exc}"
+        ) from None
     if len(text) > MAX_METADATA_BYTES:
         raise _fail(
             Reason.TOO_LARGE,
