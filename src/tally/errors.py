@@ -68,6 +68,17 @@ class BreakerOpen(UnavailableError):
         self.retry_after_s = retry_after_s
 
 
+class RateLimited(TallyError):
+    """Raised when a token sends more events per second than TALLY_INGEST_RATE_LIMIT allows."""
+
+    def __init__(self, limit: int, retry_after_s: int) -> None:
+        super().__init__(
+            f"more than {limit} events per second for this token; retry in {retry_after_s} s"
+        )
+        self.limit = limit
+        self.retry_after_s = retry_after_s
+
+
 class StoreError(TallyError):
     """Raised when the analytics store rejects a query or an insert."""
 

@@ -28,6 +28,13 @@ EVENTS_PENDING_COUNT: Final = f"{PREFIX}:events:count"
 FLUSH_LOCK: Final = f"{PREFIX}:events:flush-lock"
 FLUSH_REQUESTED: Final = f"{PREFIX}:events:flush-requested"
 
+
+# Ingest rate limit: events counted per token (a hash of it, never the token) per second.
+def rate_limit(token_id: str, window: int) -> str:
+    """Counter of one token's events in one 1-second window (expires after 2 s)."""
+    return f"{PREFIX}:ratelimit:{token_id}:{window}"
+
+
 # Worker heartbeats: one hash per worker, expiring when the worker stops beating.
 WORKER_HEARTBEAT_PREFIX: Final = f"{PREFIX}:worker:"
 

@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=10_000_000, ge=1024, validation_alias="TALLY_MAX_BODY_BYTES"
     )
+    # Events per second per API token on ingest; 0 turns the limit off.
+    ingest_rate_limit: int = Field(default=0, ge=0, validation_alias="TALLY_INGEST_RATE_LIMIT")
     max_batch_events: int = Field(default=10_000, ge=1, validation_alias="TALLY_MAX_BATCH_EVENTS")
     max_event_bytes: int = Field(default=32_768, ge=256, validation_alias="TALLY_MAX_EVENT_BYTES")
     max_future_skew_s: int = Field(default=300, ge=0, validation_alias="TALLY_MAX_FUTURE_SKEW_S")

@@ -6,6 +6,7 @@ import hmac
 
 from fastapi import Depends, HTTPException, Request
 
+from tally.buffer.ratelimit import ANONYMOUS, token_id
 from tally.errors import ConfigError
 from tally.settings import Mode, Settings
 
@@ -30,6 +31,7 @@ def token_ok(given: str, accepted: list[str]) -> bool:
 def require_token(request: Request) -> None:
     """A FastAPI dependency: 401 unless the request carries an accepted bearer token."""
     accepted = request.app.state.api_tokens
+    request.state.client_id = ANONYMOUS
     if not accepted:
         return  # embedded development mode, allowed by check_startup
     header = request.headers.get("authorization", "")
@@ -38,6 +40,7 @@ def require_token(request: Request) -> None:
         raise HTTPException(401, "missing bearer token (Authorization: Bearer <token>)", _CHALLENGE)
     if not token_ok(given.strip(), accepted):
         raise HTTPException(401, "invalid bearer token", _CHALLENGE)
+    request.state.client_id = token_id(given.strip())
 
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}

@@ -12,6 +12,7 @@ from tally.errors import (
     JobTimeout,
     NotFound,
     PayloadTooLarge,
+    RateLimited,
     TallyError,
     UnavailableError,
     ValidationFailed,
@@ -27,6 +28,13 @@ def install(app: FastAPI) -> None:
             return _error(413, exc.reason, exc.message, field=exc.field)
         if isinstance(exc, ValidationFailed):
             return _error(422, exc.reason, exc.message, field=exc.field)
+        if isinstance(exc, RateLimited):
+            return _error(
+                429,
+                "rate_limited",
+                str(exc),
+                headers={"Retry-After": str(exc.retry_after_s)},
+            )
         if isinstance(exc, NotFound):
             return _error(404, "not_found", str(exc))
         if isinstance(exc, Conflict):

@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from tally.api.auth import Authenticated
+from tally.buffer.ratelimit import ANONYMOUS
 from tally.errors import PayloadTooLarge
 from tally.events.accept import parse_body
 from tally.events.schema import Reason
@@ -20,7 +21,8 @@ INGEST_DOC = """Append one event (a JSON object), a batch (a JSON array) or NDJS
 
 Each event is validated on its own: valid ones are kept and the response lists every rejected
 one by index with its reason. 200 when anything was accepted; 422 when nothing was usable;
-413 past the size limits; 503 when the buffer (Redis) is unreachable — then nothing was kept.
+413 past the size limits; 429 with `Retry-After` past the token's events per second
+(TALLY_INGEST_RATE_LIMIT); 503 when the buffer (Redis) is unreachable — then nothing was kept.
 """
 
 
@@ -60,7 +62,8 @@ async def post_events(request: Request) -> JSONResponse:
     runtime = _runtime(request)
     body = await _read_body(request, runtime.settings.max_body_bytes)
     items = parse_body(body, request.headers.get("content-type"))
-    result = await run_in_threadpool(runtime.ingest, items)
+    client_id = getattr(request.state, "client_id", ANONYMOUS)
+    result = await run_in_threadpool(runtime.ingest, items, client_id)
     status = 422 if result.accepted.accepted == 0 else 200
     return JSONResponse(status_code=status, content=result.as_dict())
 

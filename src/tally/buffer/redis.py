@@ -55,7 +55,8 @@ def connect(url: str, timeout_s: float) -> redis.Redis:
     )
 
 
-def _guard(fn: Callable[[], T]) -> T:
+def guard(fn: Callable[[], T]) -> T:
+    """Run a Redis call; connection trouble becomes BufferUnavailable (503 at the API)."""
     try:
         return fn()
     except redis.ConnectionError as exc:
@@ -74,7 +75,7 @@ class _RedisLock(FlushLock):
 
     def refresh(self) -> bool:
         return bool(
-            _guard(
+            guard(
                 lambda: self._client.eval(
                     LEASE_REFRESH, 1, keys.FLUSH_LOCK, self._token, self._ttl_ms
                 )
@@ -120,7 +121,7 @@ class RedisStreamBuffer(EventBuffer):
                 self._ensure_group()
                 return fn()
 
-        return _guard(run)
+        return guard(run)
 
     def append(self, lines: list[bytes]) -> None:
         if not lines:
@@ -136,14 +137,14 @@ class RedisStreamBuffer(EventBuffer):
             pipe.incrby(keys.EVENTS_PENDING_COUNT, total)
             pipe.execute()
 
-        _guard(run)
+        guard(run)
 
     def size(self) -> int:
-        value = _guard(lambda: self._r.get(keys.EVENTS_PENDING_COUNT))
+        value = guard(lambda: self._r.get(keys.EVENTS_PENDING_COUNT))
         return max(0, int(value)) if value else 0
 
     def oldest_age_s(self) -> float | None:
-        first = _guard(lambda: self._r.xrange(keys.EVENTS_STREAM, count=1))
+        first = guard(lambda: self._r.xrange(keys.EVENTS_STREAM, count=1))
         if not first:
             return None
         raw_id = first[0][0]
@@ -207,23 +208,23 @@ class RedisStreamBuffer(EventBuffer):
         for entry_id, events in zip(batch.entry_ids, batch.entry_events, strict=True):
             args += [entry_id, events]
         keys_ = [keys.EVENTS_STREAM, keys.EVENTS_PENDING_COUNT]
-        _guard(lambda: self._ack_script(keys=keys_, args=args))
+        guard(lambda: self._ack_script(keys=keys_, args=args))
 
     def acquire_flush_lock(self, ttl_s: float) -> FlushLock | None:
         token = uuid.uuid4().hex
         ttl_ms = int(ttl_s * 1000)
-        got = _guard(lambda: self._r.set(keys.FLUSH_LOCK, token, nx=True, px=ttl_ms))
+        got = guard(lambda: self._r.set(keys.FLUSH_LOCK, token, nx=True, px=ttl_ms))
         return _RedisLock(self._r, token, ttl_ms) if got else None
 
     def request_flush(self, debounce_s: float) -> bool:
         return bool(
-            _guard(
+            guard(
                 lambda: self._r.set(keys.FLUSH_REQUESTED, b"1", nx=True, px=int(debounce_s * 1000))
             )
         )
 
     def clear_flush_request(self) -> None:
-        _guard(lambda: self._r.delete(keys.FLUSH_REQUESTED))
+        guard(lambda: self._r.delete(keys.FLUSH_REQUESTED))
 
     def ping(self) -> bool:
         try:

@@ -13,6 +13,7 @@ from tally.analytics.params import AnalyticsParams
 from tally.breakers import Breakers
 from tally.breakers import specs as breaker_specs
 from tally.buffer.ingest import IngestResult, ingest
+from tally.buffer.ratelimit import ANONYMOUS, RateLimiter
 from tally.cache import results
 from tally.errors import NotFound, TallyError, UnavailableError
 from tally.metrics import BUFFER_EVENTS, BUFFER_OLDEST_AGE
@@ -59,6 +60,7 @@ class Runtime(JobOps):
             settings, self.index, self.breakers, self.context if run_tasks else None
         )
         self.options = accept_options(settings)
+        self.rate_limiter = RateLimiter(settings.ingest_rate_limit, self.redis)
         self.engine: EmbeddedEngine | None = None
         self.heartbeat: Heartbeat | None = None
         self.promoter: Promoter | None = None
@@ -136,8 +138,12 @@ class Runtime(JobOps):
         self.index.close()
 
     # --- events --------------------------------------------------------------------
-    def ingest(self, items: list[Any]) -> IngestResult:
-        """Validate and buffer events; enqueue a flush when the buffer passes the batch size."""
+    def ingest(self, items: list[Any], client_id: str = ANONYMOUS) -> IngestResult:
+        """Validate and buffer events; enqueue a flush when the buffer passes the batch size.
+
+        `client_id` names the caller for the per-token rate limit (RateLimited past it).
+        """
+        self.rate_limiter.take(client_id, len(items))
         result = ingest(items, self.buffer, self.options, batch_size=self.settings.batch_size)
         if result.flush_due:
             try:
