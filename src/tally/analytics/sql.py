@@ -9,16 +9,11 @@ from tally.analytics.params import (
     POPULARITY_WINDOW_H,
     AnalyticsParams,
 )
-from tally.store.sql import Names
+from tally.store.sql import Names, quote
 
 DIMENSIONS: Final = ("country", "category")
 HOUR_MS: Final = 3_600_000
 DAY_MS: Final = 24 * HOUR_MS
-
-
-def quote(text: str) -> str:
-    """A ClickHouse string literal."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _weights(params: AnalyticsParams) -> str:

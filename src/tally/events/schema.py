@@ -138,12 +138,7 @@ def _created_at(value: datetime, info: ValidationInfo) -> datetime:
 def _metadata_json(value: dict[str, Any] | str) -> str:
     """The metadata as compact JSON text; a JSON string is parsed first (seed 004)."""
     if isinstance(value, str):
-        if len(value) > MAX_METADATA_BYTES:
-            raise _fail(
-                Reason.TOO_LARGE,
-                "event_metadata",
-                f"event_metadata is larger than {MAX_METADATA_BYTES} bytes",
-            )
+        _check_metadata_size(value)
         try:
             value = orjson.loads(value)
         except orjson.JSONDecodeError as exc:
@@ -160,13 +155,18 @@ def _metadata_json(value: dict[str, Any] | str) -> str:
         raise _fail(
             Reason.INVALID_FIELD, "event_metadata", f"event_metadata cannot be stored: {exc}"
         ) from None
+    _check_metadata_size(text)
+    return text
+
+
+def _check_metadata_size(text: str) -> None:
+    # Checked on the text as sent (before parsing it) and as stored (compact JSON).
     if len(text) > MAX_METADATA_BYTES:
         raise _fail(
             Reason.TOO_LARGE,
             "event_metadata",
             f"event_metadata is larger than {MAX_METADATA_BYTES} bytes",
         )
-    return text
 
 
 # Every rule pydantic-core can express is declared here and runs in Rust; the few Python

@@ -104,6 +104,8 @@ def execute(
     token = CURRENT.set(ctx)
     try:
         try:
+            # All declared breakers are checked before any is entered: a refusal from the
+            # second must not reach the first's guard, where it would count as a success.
             for name in spec.breakers:
                 app.breakers.check(name)
             watchdog.register(job_id, timeout_s)

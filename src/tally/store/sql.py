@@ -13,6 +13,11 @@ BATCH_STRUCTURE: Final = ", ".join(
 )
 
 
+def quote(text: str) -> str:
+    """A ClickHouse string literal."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 @dataclass(frozen=True, slots=True)
 class Names:
     """Fully qualified names of Tally's objects in the store."""
@@ -72,9 +77,8 @@ def create_stage(names: Names) -> str:
 
 def fill_stage(names: Names, path: str) -> str:
     """Parse an NDJSON batch file into the stage (unknown keys are an error, as in the API)."""
-    quoted = path.replace("\\", "\\\\").replace("'", "\\'")
     return (
-        f"INSERT INTO {names.stage} SELECT * FROM file('{quoted}', 'JSONEachRow', "
+        f"INSERT INTO {names.stage} SELECT * FROM file({quote(path)}, 'JSONEachRow', "
         f"'{BATCH_STRUCTURE}') SETTINGS input_format_skip_unknown_fields = 0"
     )
 
@@ -92,8 +96,8 @@ def insert_batch(names: Names, source: str, dedup_window_s: int) -> str:
 
     LIMIT 1 BY already drops in-batch copies, so the engine's own replacing pass over the
     block (`optimize_on_insert`) would only repeat the work.
-    `source` is how the adapter exposes the batch (chDB: `Python(batch)`, server: an external
-    table); the SQL around it is the same for both engines.
+    `source` is how the adapter exposes the batch (chDB: its in-memory stage table, server: an
+    external table); the SQL around it is the same for both engines.
     """
     cols = ", ".join(COLUMNS)
     typed = (
