@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -154,3 +155,98 @@ def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+def redis_server_or_skip() -> None:
+    """Chaos and auth tests start their own redis-server: required in CI, skipped elsewhere."""
+    if shutil.which("redis-server") is None:
+        if IN_CI:
+            pytest.fail("redis-server is not installed, and CI must run this test")
+        pytest.skip("redis-server binary not installed")
+
+
+class RedisServer:
+    """A private redis-server on a free loopback port, with its own data directory.
+
+    With `aof=True` every write is fsynced to the append-only file before Redis answers, so
+    a SIGKILL loses nothing Redis acknowledged, and `restart()` comes back with it all.
+    """
+
+    def __init__(self, data_dir: Path, *extra: str, aof: bool = True) -> None:
+        redis_server_or_skip()
+        self.port = free_port()
+        self.data_dir = data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if aof else []
+        self._args = [
+            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+            *(persistence or ["--appendonly", "no"]), "--dir", str(data_dir), *extra,
+        ]  # fmt: skip
+        self.popen: subprocess.Popen[bytes] | None = None
+        self.tls_ca: Path | None = None
+        flags = dict(zip(extra[::2], extra[1::2], strict=False))
+        self.password = flags.get("--requirepass")
+
+    def url(self, db: int = 0) -> str:
+        auth = f":{self.password}@" if self.password else ""
+        if self.tls_ca is not None:
+            query = f"ssl_cert_reqs=required&ssl_ca_certs={self.tls_ca}"
+            return f"rediss://{auth}127.0.0.1:{self.port}/{db}?{query}"
+        return f"redis://{auth}127.0.0.1:{self.port}/{db}"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url(), socket_timeout=5)
+
+    def use_tls(self) -> None:
+        """Serve TLS only, with a certificate signed by a CA made for this server."""
+        ca, cert, key = (self.data_dir / n for n in ("ca.pem", "server.pem", "server.key"))
+        ca_key, csr = self.data_dir / "ca.key", self.data_dir / "server.csr"
+        for cmd in (
+            f"req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=tally-test-ca "
+            f"-keyout {ca_key} -out {ca}",
+            f"req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout {key} -out {csr}",
+            f"x509 -req -in {csr} -CA {ca} -CAkey {ca_key} -CAcreateserial -days 1 "
+            f"-extfile /dev/stdin -out {cert}",
+        ):
+            subprocess.run(
+                ["openssl", *cmd.split()],
+                input=b"subjectAltName=IP:127.0.0.1\n",
+                check=True,
+                capture_output=True,
+            )
+        port = self._args.index("--port") + 1
+        self._args[port] = "0"  # no plain-text port at all
+        self._args += ["--tls-port", str(self.port), "--tls-cert-file", str(cert),
+                       "--tls-key-file", str(key), "--tls-ca-cert-file", str(ca),
+                       "--tls-auth-clients", "no"]  # fmt: skip
+        self.tls_ca = ca
+
+    def start(self) -> None:
+        """Start it and wait until it answers PING."""
+        log = open(self.data_dir / "redis.log", "ab")  # noqa: SIM115 - owned by the process
+        self.popen = subprocess.Popen(self._args, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+
+        def answers() -> bool:
+            try:
+                with self.client() as c:
+                    return bool(c.ping())
+            except redis.RedisError:
+                return False
+
+        wait_until(answers, 15, f"redis-server on port {self.port}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown save, no goodbye to clients."""
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait(10)
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A private AOF redis-server for this test (the machine's Redis is left alone)."""
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    yield server
+    server.kill()

@@ -117,3 +117,8 @@ class JobAborted(JobInterrupted):
 
 class JobTimedOut(JobInterrupted):
     """Raised inside a running job when it passes its time limit."""
+
+
+class JobRequeued(JobInterrupted):
+    """Raised inside a running job when its worker is shutting down and the job outlived
+    TALLY_SHUTDOWN_GRACE_S; the job goes back to its queue without using a try."""

@@ -78,6 +78,12 @@ BROKER_PRIORITY_SEP: Final = "\x06\x16"
 PRIORITY_STEPS: Final = tuple(range(10))
 
 
+# Kombu's own keys for delivered, unacknowledged messages (its defaults): a hash of messages
+# and a sorted set of delivery times, swept for re-delivery after the visibility timeout.
+BROKER_UNACKED: Final = "unacked"
+BROKER_UNACKED_INDEX: Final = "unacked_index"
+
+
 def broker_queue_keys(queue: str) -> list[str]:
     """The Redis lists holding a queue's waiting messages, one per priority step."""
     return [

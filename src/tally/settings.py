@@ -133,6 +133,24 @@ class Settings(BaseSettings):
         description="comma-separated modules whose @job functions become tasks",
     )
     worker_heartbeat_s: float = Field(default=10.0, gt=0, validation_alias="TALLY_HEARTBEAT_S")
+    shutdown_grace_s: float = Field(
+        default=25.0,
+        ge=0,
+        validation_alias="TALLY_SHUTDOWN_GRACE_S",
+        description="on SIGTERM, how long running jobs may finish before they are re-queued",
+    )
+    visibility_margin_s: int = Field(
+        default=60,
+        ge=1,
+        validation_alias="TALLY_VISIBILITY_MARGIN_S",
+        description="added to the longest hard limit to give the broker's visibility timeout",
+    )
+    redelivery_check_s: int = Field(
+        default=5,
+        ge=1,
+        validation_alias="TALLY_REDELIVERY_CHECK_S",
+        description="how often workers look for messages of dead workers to re-deliver",
+    )
     embedded_poll_interval_s: float = Field(
         default=0.01, gt=0, validation_alias="TALLY_EMBEDDED_POLL_INTERVAL_S"
     )

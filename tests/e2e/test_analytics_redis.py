@@ -1,8 +1,7 @@
-"""Analytics in Redis mode: trigger, read over HTTP, start-up run, one beat firing."""
+"""Analytics in Redis mode: trigger and read over HTTP, and the start-up run."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,7 +11,7 @@ import redis
 
 from tally import keys
 from tests.conftest import Proc, api_client, clean_env, free_port, wait_http, wait_until
-from tests.e2e.test_redis_mode import flush_until_empty, make_events, post_all
+from tests.http_events import flush_until_empty, make_events, post_all
 
 pytestmark = pytest.mark.slow
 
@@ -86,52 +85,3 @@ def test_a_worker_runs_analytics_once_at_start_up(
     procs("worker", "-c", "2", env=env, name="worker")
     wait_until(lambda: client.get(keys.ANALYTICS_METADATA) is not None, 60, "the start-up run")
     assert client.ttl(keys.ANALYTICS_METADATA) > 24 * 3600
-
-
-def _holder(client: redis.Redis) -> str:
-    raw = client.get(keys.BEAT_LEADER_LOCK)
-    return raw.decode() if isinstance(raw, bytes) else str(raw)
-
-
-def _queued_flushes(client: redis.Redis) -> int:
-    return sum(int(client.llen(k)) for k in keys.broker_queue_keys(keys.EVENTS_QUEUE))
-
-
-def test_two_beats_fire_once_and_a_standby_takes_over(
-    redis_url: str, tmp_path: Path, procs: Callable[..., Proc]
-) -> None:
-    # Given two beat processes and no worker: fired flushes pile up in the queue, countable
-    client = redis.Redis.from_url(redis_url)
-    beats = [
-        procs(
-            "beat",
-            env=clean_env(
-                REDIS_URL=redis_url,
-                TALLY_DATA_DIR=str(tmp_path / f"beat{i}"),
-                TALLY_FLUSH_INTERVAL_S="1",
-                TALLY_BEAT_LOCK_TTL_S="3",
-            ),
-            name=f"beat{i}",
-        )
-        for i in range(2)
-    ]
-    wait_until(lambda: _queued_flushes(client) >= 1, 30, "the first scheduled flush")
-
-    # When 6 s pass
-    start = _queued_flushes(client)
-    time.sleep(6)
-    fired = _queued_flushes(client) - start
-
-    # Then one beat fired about once a second, not two
-    assert 3 <= fired <= 8, fired
-
-    # When the leader is killed
-    holder = _holder(client)
-    leader = next(b for b in beats if f":{b.pid}:" in holder)
-    standby = next(b for b in beats if b is not leader)
-    leader.kill()
-    killed_at = _queued_flushes(client)
-
-    # Then the standby takes over within the lease TTL and fires alone
-    wait_until(lambda: _queued_flushes(client) > killed_at + 2, 15, "the standby to take over")
-    assert f":{standby.pid}:" in _holder(client)

@@ -116,6 +116,7 @@ def worker(
             pool=chosen_pool,
             loglevel=settings.log_level,
             hostname=hostname,
+            shutdown_grace_s=settings.shutdown_grace_s,
             on_ready=lambda: runtime.on_worker_ready(selected),
         )
     finally:

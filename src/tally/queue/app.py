@@ -16,8 +16,6 @@ from tally.queue.registry import HARD_LIMIT_GRACE_S, REGISTRY, import_task_modul
 from tally.queue.schedule import beat_schedule
 from tally.settings import Settings
 
-# Margin between the longest hard limit and the broker's visibility timeout.
-VISIBILITY_MARGIN_S = 60
 # Short etas (< HOLD_AFTER_S, and canvas messages) wait in worker memory; at most this many.
 ETA_TASKS_IN_MEMORY = 1000
 
@@ -28,10 +26,19 @@ def hard_limit_s(settings: Settings) -> int:
     return max(hard, default=settings.job_timeout_s + HARD_LIMIT_GRACE_S)
 
 
+def visibility_timeout_s(settings: Settings) -> int:
+    """How long a delivered, unacknowledged message waits before it is delivered again.
+
+    A worker killed mid-job (SIGKILL, OOM, lost host) never acks: its job is re-delivered
+    at most `visibility_timeout_s + redelivery_check_s` after it was delivered, once a
+    worker runs. It must exceed the longest hard limit, or a long job runs twice (#5935).
+    """
+    return hard_limit_s(settings) + settings.visibility_margin_s
+
+
 def celery_config(settings: Settings) -> dict[str, Any]:
     """Celery settings for the mode in force; each line says why it is there."""
     redis_url = settings.broker_redis_url()
-    hard = hard_limit_s(settings)
     conf: dict[str, Any] = {
         # JSON only: pickle would let whoever can write to Redis run code in the workers.
         "task_serializer": "json",
@@ -73,6 +80,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_queue_max_priority": 9,
         "task_default_priority": 4,
         "worker_hijack_root_logger": False,
+        # Tally's log handler writes to stderr; redirected into Celery's logger it would loop
+        # back into itself, and Celery's proxy drops such records: the job lines vanished.
+        "worker_redirect_stdouts": False,
         "beat_schedule": beat_schedule(settings),
         # Beat wakes at least this often, so the leader refreshes its lease in time.
         "beat_max_loop_interval": max(1.0, settings.beat_lock_ttl_s / 3),
@@ -82,7 +92,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         transport = {
             # An unacknowledged message is re-delivered after this long. It must exceed the
             # longest task's hard limit, or a long task runs twice (celery#5935).
-            "visibility_timeout": hard + VISIBILITY_MARGIN_S,
+            "visibility_timeout": visibility_timeout_s(settings),
+            # Workers sweep for messages past their visibility timeout this often, with no
+            # throttle; kombu's default (10 s x 10) adds up to 100 s to every re-delivery.
+            "unacked_restore_interval": settings.redelivery_check_s,
+            "unacked_restore_throttle": 1,
             "socket_timeout": settings.redis_timeout_s,
             "socket_connect_timeout": settings.redis_timeout_s,
             "retry_on_timeout": True,

@@ -11,9 +11,10 @@ from typing import Any
 
 import redis
 from celery import beat
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
 
 from tally import keys
+from tally.errors import JobRequeued
 from tally.queue.base import TallyCelery
 
 log = logging.getLogger("tally.engine")
@@ -27,10 +28,19 @@ def run_worker(
     pool: str,
     loglevel: str,
     hostname: str | None = None,
+    shutdown_grace_s: float = 25.0,
     on_ready: Any = None,
     on_shutdown: Any = None,
 ) -> int:
-    """Run a worker in this process until it is told to stop; return its exit code."""
+    """Run a worker in this process until it is told to stop; return its exit code.
+
+    On SIGTERM the worker stops taking jobs and lets running ones finish for
+    `shutdown_grace_s`; those still running then are re-queued, so an orchestrator's
+    SIGKILL after its own grace period finds nothing in flight.
+    """
+    worker_shutting_down.connect(
+        lambda **_: _requeue_after(app, shutdown_grace_s), weak=False, dispatch_uid="tally-grace"
+    )
     if on_ready is not None:
         worker_ready.connect(lambda **_: on_ready(), weak=False)
     if on_shutdown is not None:
@@ -47,6 +57,19 @@ def run_worker(
     )
     worker.start()
     return int(getattr(worker, "exitcode", 0) or 0)
+
+
+def _requeue_after(app: TallyCelery, grace_s: float) -> None:
+    """In `grace_s`, re-queue the jobs still running (a daemon timer: it dies with us)."""
+
+    def requeue() -> None:
+        ids = app.watchdog().interrupt_all(JobRequeued)
+        if ids:
+            log.warning("shutdown grace of %.0f s over: re-queueing %s", grace_s, ", ".join(ids))
+
+    timer = threading.Timer(grace_s, requeue)
+    timer.daemon = True
+    timer.start()
 
 
 def run_beat(app: TallyCelery, schedule_path: Path, loglevel: str) -> None:

@@ -9,10 +9,17 @@ import time
 from typing import Any
 
 from celery import Task
-from celery.exceptions import Ignore, SoftTimeLimitExceeded, TimeLimitExceeded
+from celery.exceptions import Ignore, Reject, SoftTimeLimitExceeded, TimeLimitExceeded
 from pydantic_core import to_jsonable_python
 
-from tally.errors import BreakerOpen, JobAborted, JobFailed, JobTimedOut, ValidationFailed
+from tally.errors import (
+    BreakerOpen,
+    JobAborted,
+    JobFailed,
+    JobRequeued,
+    JobTimedOut,
+    ValidationFailed,
+)
 from tally.jobs.record import Status
 from tally.queue import jobs
 from tally.queue.base import TallyCelery, attempt_of, max_attempts_of
@@ -54,7 +61,8 @@ def register(app: TallyCelery, spec: TaskSpec, settings: Settings) -> None:
         soft_time_limit=soft,
         time_limit=hard,
         autoretry_for=spec.retry_for,
-        dont_autoretry_for=FINAL_FAILURES,
+        # A Reject (re-queued at shutdown) goes back to the broker as it is: not a retry.
+        dont_autoretry_for=(*FINAL_FAILURES, Reject),
         retry_backoff=spec.backoff_s or settings.retry_backoff_s,
         retry_backoff_max=spec.backoff_max_s or settings.retry_backoff_max_s,
         # Full jitter: the delay is uniform in [0, backoff * 2**retries], capped.
@@ -123,6 +131,12 @@ def execute(
             app.index.transition(job_id, Status.ABORTED, finished_at=time.time())
             log.info("job %s (%s) aborted while running", job_id, spec.name)
             raise Ignore() from None
+        except JobRequeued:
+            # Back to the head of its queue with the same try count: the shutdown is not the
+            # job's fault. Another worker (or this one, restarted) runs it from the start.
+            app.index.transition(job_id, Status.QUEUED, error="re-queued: its worker shut down")
+            log.warning("job re-queued: id=%s task=%s (worker shutting down)", job_id, spec.name)
+            raise Reject("worker shutting down", requeue=True) from None
         except (JobTimedOut, SoftTimeLimitExceeded):
             raise JobFailed(
                 f"timed out after {timeout_s} s (the task's timeout_s or TALLY_JOB_TIMEOUT)"

@@ -69,6 +69,15 @@ class Watchdog:
         with self._lock:
             return list(self._running)
 
+    def interrupt_all(self, exc: type[JobInterrupted]) -> list[str]:
+        """Raise `exc` in every running job's thread now; return their ids."""
+        with self._lock:
+            hit = [(j, e) for j, e in self._running.items() if not e.signalled]
+            for _, entry in hit:
+                entry.signalled = True
+                interrupt(entry.thread_id, exc)
+        return [job_id for job_id, _ in hit]
+
     def _run(self) -> None:
         while True:
             time.sleep(self._interval_s)

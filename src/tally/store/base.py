@@ -12,9 +12,15 @@ from tally.store.sql import Names
 
 @dataclass(frozen=True, slots=True)
 class StoreStats:
-    """What the store holds (SPEC §2): distinct events, time range, bytes on disk."""
+    """What the store holds (SPEC §2): distinct events, time range, bytes on disk.
+
+    `rows` counts physical rows: above `events` only while a copy of an event waits for the
+    ReplacingMergeTree merge that drops it (Tally's insert skips known event_ids, so a
+    difference means a duplicate got past it).
+    """
 
     events: int
+    rows: int
     oldest: str | None
     newest: str | None
     bytes_on_disk: int
@@ -54,6 +60,7 @@ class Store(ABC):
         size = self.query(sql.bytes_on_disk(self.names))[0]
         return StoreStats(
             events=int(row["events"]),
+            rows=int(row["rows"]),
             oldest=row["oldest"],
             newest=row["newest"],
             bytes_on_disk=int(size["bytes"] or 0),

@@ -121,9 +121,10 @@ SETTINGS optimize_on_insert = 0
 
 
 def stats(names: Names) -> str:
-    """Distinct events and their time range."""
+    """Distinct events, physical rows (copies not merged away yet) and their time range."""
     return f"""
 SELECT uniqExact(event_id) AS events,
+       count() AS rows,
        if(count() = 0, NULL, toString(min(created_at))) AS oldest,
        if(count() = 0, NULL, toString(max(created_at))) AS newest
 FROM {names.events}
