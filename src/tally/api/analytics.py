@@ -6,9 +6,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from tally.api.auth import Authenticated
+from tally.api.docs import COMMON, JSON_NUMBER, errors
 from tally.runtime.core import Runtime
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
@@ -24,9 +25,14 @@ class RunRequest(BaseModel):
     """What to run: as of when (default now; any past time, for backfills)."""
 
     model_config = ConfigDict(extra="forbid")
-    as_of: str | None = Field(default=None, examples=["2026-11-21T02:00:00Z"])
-    wait: bool = Field(default=False, description="wait for the run and return its metadata")
-    timeout_s: float = Field(default=120.0, gt=0, le=3600)
+    as_of: str | None = Field(
+        default=None,
+        examples=["2026-11-21T02:00:00Z"],
+        json_schema_extra={"format": "date-time"},
+        description="ISO 8601; not in the future",
+    )
+    wait: StrictBool = Field(default=False, description="wait for the run and return its metadata")
+    timeout_s: Annotated[float, Field(gt=0, le=3600), JSON_NUMBER] = 120.0
 
 
 def _runtime(request: Request) -> Runtime:
@@ -34,7 +40,15 @@ def _runtime(request: Request) -> Runtime:
     return runtime
 
 
-@router.post("/run", dependencies=[Authenticated])
+@router.post(
+    "/run",
+    dependencies=[Authenticated],
+    responses={
+        200: {"description": "with wait: the run's metadata"},
+        202: {"description": "the run's job id"},
+        **errors(401, *COMMON, 502, 504),
+    },
+)
 def post_run(request: Request, body: Annotated[RunRequest | None, Body()] = None) -> JSONResponse:
     """Start an analytics run; 202 with its job id, or 200 with the metadata when waiting."""
     req = body or RunRequest()
@@ -42,7 +56,7 @@ def post_run(request: Request, body: Annotated[RunRequest | None, Body()] = None
     return JSONResponse(status_code=200 if req.wait else 202, content=result)
 
 
-@router.get("/popularity")
+@router.get("/popularity", responses=errors(404, *COMMON))
 def get_popularity(
     request: Request, by: By = "country", group: Group = None, limit: Limit = None
 ) -> dict[str, Any]:
@@ -50,7 +64,7 @@ def get_popularity(
     return _runtime(request).analytics_results("popularity", by, group, limit)
 
 
-@router.get("/trending")
+@router.get("/trending", responses=errors(404, *COMMON))
 def get_trending(
     request: Request, by: By = "country", group: Group = None, limit: Limit = None
 ) -> dict[str, Any]:
@@ -58,7 +72,7 @@ def get_trending(
     return _runtime(request).analytics_results("trending", by, group, limit)
 
 
-@router.get("/metadata")
+@router.get("/metadata", responses=errors(404, 503))
 def get_metadata(request: Request) -> dict[str, Any]:
     """The last run: when, as of when, events scanned, duration, parameters, status."""
     return _runtime(request).analytics_metadata()

@@ -42,7 +42,14 @@ def create_api(runtime: Runtime, *, stop_on_shutdown: bool = True) -> FastAPI:
     app.include_router(analytics.router)
     app.include_router(jobs.router)
 
-    @app.get("/api/v1/health", tags=["health"])
+    @app.get(
+        "/api/v1/health",
+        tags=["health"],
+        responses={
+            200: {"description": "healthy"},
+            503: {"description": "degraded: the failing checks say why"},
+        },
+    )
     async def health(request: Request) -> JSONResponse:
         """Redis, store, workers and buffer; 200 when healthy, 503 (with reasons) when not."""
         ok, checks = await run_in_threadpool(request.app.state.runtime.health)

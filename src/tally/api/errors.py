@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
@@ -53,8 +54,20 @@ def install(app: FastAPI) -> None:
             return _error(502, "job_failed", str(exc))
         return _error(500, "internal", str(exc))
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # The first problem, in the same shape as every other error: the field and why.
+        first = exc.errors()[0] if exc.errors() else {}
+        loc = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
+        field = ".".join(loc) or "body"
+        message = f"{field}: {first.get('msg', 'invalid')}"
+        return _error(422, "invalid_field", message, field=field)
+
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI's only 400: a JSON body it cannot parse. Same answer as /events gives.
+            return _error(422, "invalid_json", f"body: {exc.detail}", field="body")
         reason = _REASONS.get(exc.status_code, "http_error")
         return _error(exc.status_code, reason, str(exc.detail), headers=dict(exc.headers or {}))
 

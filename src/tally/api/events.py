@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from tally.api.auth import Authenticated
+from tally.api.docs import COMMON, ErrorBody, IngestResponse, errors
 from tally.buffer.ratelimit import ANONYMOUS
 from tally.errors import PayloadTooLarge
 from tally.events.accept import parse_body
@@ -56,6 +57,14 @@ async def _read_body(request: Request, limit: int) -> bytes:
         }
     },
     dependencies=[Authenticated],
+    responses={
+        200: {"model": IngestResponse, "description": "at least one event was accepted"},
+        422: {
+            "model": IngestResponse | ErrorBody,
+            "description": "nothing was usable: every event's rejection, or the body's",
+        },
+        **errors(401, 413, 429, 503),
+    },
 )
 async def post_events(request: Request) -> JSONResponse:
     """Ingest events."""
@@ -68,13 +77,15 @@ async def post_events(request: Request) -> JSONResponse:
     return JSONResponse(status_code=status, content=result.as_dict())
 
 
-@router.get("/events/buffer")
+@router.get("/events/buffer", responses=errors(503))
 def get_buffer(request: Request) -> dict[str, Any]:
     """Events waiting in the buffer and the age of the oldest."""
     return _runtime(request).buffer_info()
 
 
-@router.post("/events/flush", dependencies=[Authenticated])
+@router.post(
+    "/events/flush", dependencies=[Authenticated], responses=errors(401, *COMMON, 502, 504)
+)
 def post_flush(
     request: Request,
     wait: bool = Query(default=False, description="wait for the flush and return its report"),
@@ -84,7 +95,7 @@ def post_flush(
     return _runtime(request).flush(wait, timeout_s)
 
 
-@router.get("/store/stats")
+@router.get("/store/stats", responses=errors(*COMMON, 502, 504))
 def get_store_stats(
     request: Request, timeout_s: float = Query(default=30.0, gt=0, le=600)
 ) -> dict[str, Any]:

@@ -8,9 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from tally.api.auth import Authenticated
+from tally.api.docs import COMMON, JSON_NUMBER, errors
 from tally.jobs.record import Status
 from tally.queue.base import PRIORITY_DEFAULT, PRIORITY_MAX, PRIORITY_MIN
 from tally.queue.jobs import public
@@ -23,19 +24,18 @@ class EnqueueRequest(BaseModel):
     """A job to run: the task's name and its arguments, checked against its signature."""
 
     model_config = ConfigDict(extra="forbid")
-    task: str = Field(min_length=1, max_length=200, examples=["tally.noop"])
+    task: StrictStr = Field(min_length=1, max_length=200, examples=["tally.noop"])
     args: list[Any] = Field(default_factory=list, max_length=100)
     kwargs: dict[str, Any] = Field(default_factory=dict)
-    priority: int = Field(
-        default=PRIORITY_DEFAULT,
-        ge=PRIORITY_MIN,
-        le=PRIORITY_MAX,
-        description="0-9, higher runs first",
-    )
-    queue: str | None = Field(default=None, description="override the task's queue")
-    countdown: float | None = Field(default=None, ge=0, le=30 * 86_400)
+    priority: Annotated[
+        int,
+        Field(ge=PRIORITY_MIN, le=PRIORITY_MAX, description="0-9, higher runs first"),
+        JSON_NUMBER,
+    ] = PRIORITY_DEFAULT
+    queue: StrictStr | None = Field(default=None, description="override the task's queue")
+    countdown: Annotated[float, Field(ge=0, le=30 * 86_400), JSON_NUMBER] | None = None
     eta: datetime | None = Field(default=None, description="ISO 8601 with a timezone")
-    job_id: str | None = Field(
+    job_id: StrictStr | None = Field(
         default=None, pattern=r"^[A-Za-z0-9_.:-]{1,128}$", description="idempotency key"
     )
 
@@ -49,7 +49,9 @@ def _links(job_id: str) -> dict[str, str]:
     return {"status_url": f"/api/v1/jobs/{job_id}", "result_url": f"/api/v1/jobs/{job_id}/result"}
 
 
-@router.post("/jobs", status_code=202, dependencies=[Authenticated])
+@router.post(
+    "/jobs", status_code=202, dependencies=[Authenticated], responses=errors(401, 404, *COMMON)
+)
 async def post_job(request: Request, body: EnqueueRequest) -> JSONResponse:
     """Enqueue a job: 202 with its id and where to follow it; the same job_id gives the same job."""
     record, created = await run_in_threadpool(
@@ -72,13 +74,13 @@ async def post_job(request: Request, body: EnqueueRequest) -> JSONResponse:
     return JSONResponse(status_code=202, content=content)
 
 
-@router.get("/jobs/{job_id}")
+@router.get("/jobs/{job_id}", responses=errors(404, *COMMON))
 def get_job(request: Request, job_id: str) -> dict[str, Any]:
     """A job: status, progress, attempts, timestamps, and its result or error once finished."""
     return public(_runtime(request).job(job_id))
 
 
-@router.get("/jobs/{job_id}/result")
+@router.get("/jobs/{job_id}/result", responses=errors(404, 409, *COMMON))
 def get_result(request: Request, job_id: str) -> dict[str, Any]:
     """A finished job's result (or error); 409 with its status while it is not finished."""
     record = _runtime(request).job_result(job_id)
@@ -90,13 +92,18 @@ def get_result(request: Request, job_id: str) -> dict[str, Any]:
     }
 
 
-@router.delete("/jobs/{job_id}", status_code=202, dependencies=[Authenticated])
+@router.delete(
+    "/jobs/{job_id}",
+    status_code=202,
+    dependencies=[Authenticated],
+    responses=errors(401, 404, 409, *COMMON),
+)
 def delete_job(request: Request, job_id: str) -> dict[str, Any]:
     """Abort a job: a waiting one never runs, a running one is stopped; 409 once finished."""
     return {"job_id": job_id, "status": _runtime(request).abort(job_id), **_links(job_id)}
 
 
-@router.get("/jobs")
+@router.get("/jobs", responses=errors(*COMMON))
 def list_jobs(
     request: Request,
     status: Annotated[Status | None, Query(description="only jobs in this status")] = None,
@@ -108,19 +115,19 @@ def list_jobs(
     return {"jobs": [public(r) for r in rows], "count": len(rows)}
 
 
-@router.get("/queues")
+@router.get("/queues", responses=errors(503))
 def list_queues(request: Request) -> dict[str, Any]:
     """Per queue: pending, held until their eta, running, finished in 24 h, and workers."""
     return {"queues": _runtime(request).queues()}
 
 
-@router.get("/tasks")
+@router.get("/tasks", responses=errors(503))
 def list_tasks(request: Request) -> dict[str, Any]:
     """Registered tasks with their queue, limits and argument schema."""
     return {"tasks": _runtime(request).tasks()}
 
 
-@router.get("/schedule")
+@router.get("/schedule", responses=errors(503))
 def list_schedule(request: Request) -> dict[str, Any]:
     """What the scheduler fires, and when next."""
     return {"schedule": _runtime(request).schedule()}
