@@ -13,7 +13,14 @@ import pybreaker
 import redis
 
 from tally import keys
-from tally.errors import BreakerOpen, ConfigError, JobAborted, JobFailed, ValidationFailed
+from tally.errors import (
+    BreakerOpen,
+    ConfigError,
+    JobAborted,
+    JobFailed,
+    UnavailableError,
+    ValidationFailed,
+)
 from tally.metrics import BREAKER_STATE
 
 
@@ -33,10 +40,24 @@ DEFAULTS: Final = (
     BreakerSpec("external_api", 3, 120),
 )
 _STATE_VALUE: Final = {pybreaker.STATE_CLOSED: 0, pybreaker.STATE_HALF_OPEN: 1}
+
+
 # Not failures of what the breaker guards: the caller's own mistakes and a user's abort.
 # pybreaker counts them as the service answering (the run of failures starts again);
 # a timeout inside the guarded block is a failure.
-_NOT_FAILURES: Final = (ValidationFailed, JobFailed, JobAborted, BreakerOpen)
+# Nor is Tally's own Redis (buffer, job index, broker) being unreachable: that says nothing
+# about the database or API behind the breaker.
+def _tally_redis_down(exc: BaseException) -> bool:
+    return isinstance(exc, UnavailableError) and exc.service in ("redis", "broker")
+
+
+_NOT_FAILURES: Final[tuple[Any, ...]] = (
+    ValidationFailed,
+    JobFailed,
+    JobAborted,
+    BreakerOpen,
+    _tally_redis_down,
+)
 
 
 def specs(overrides: Mapping[str, Mapping[str, float]]) -> list[BreakerSpec]:

@@ -9,7 +9,8 @@ import pytest
 import redis
 
 from tally.breakers import Breakers, specs
-from tests.conftest import wait_until
+from tests.conftest import free_port, wait_until
+from tests.http_events import make_events
 from tests.queue.conftest import Stack
 
 pytestmark = pytest.mark.slow
@@ -61,3 +62,36 @@ def test_breaker_opens_from_two_workers_defers_then_closes(stack: Stack) -> None
     assert state["state"] == "closed"
     assert state["failures"] == 0
     client.close()
+
+
+def test_store_tasks_open_the_database_breaker_then_flushes_wait(stack: Stack) -> None:
+    # Given a worker whose ClickHouse server is down (a closed loopback port), with a
+    # `database` breaker of 2 failures and 30 s
+    closed = free_port()
+    overrides = {"database": {"fail_max": 2, "reset_timeout_s": 30}}
+    stack.env.update(
+        CLICKHOUSE_URL=f"http://127.0.0.1:{closed}",
+        TALLY_BREAKERS=orjson.dumps(overrides).decode(),
+        TALLY_MAX_TRIES="2",
+    )
+    worker = stack.worker("-c", "1", name="nostore")
+    assert stack.client.post("/api/v1/events", json=make_events(5)).status_code == 200
+
+    # When a flush runs: both its tries fail on the store
+    first = stack.client.post("/api/v1/events/flush").json()["job_id"]
+    failed = stack.wait_status(first, "failed", timeout_s=60)
+    assert "StoreUnavailable" in failed["error"]
+
+    # Then the breaker is open; the next flush is skipped at once, the events stay buffered,
+    # and an analytics run is deferred without using a try
+    health = stack.client.get("/api/v1/health").json()
+    assert next(b for b in health["breakers"] if b["name"] == "database")["state"] == "open"
+    second = stack.client.post("/api/v1/events/flush").json()["job_id"]
+    skipped = stack.wait_status(second, "succeeded", timeout_s=30)
+    assert skipped["result"]["status"].startswith("skipped: circuit breaker 'database' is open")
+    assert stack.client.get("/api/v1/events/buffer").json()["events"] == 5
+    run = stack.client.post("/api/v1/analytics/run").json()["job_id"]
+    deferred = stack.wait_status(run, "retrying", timeout_s=30)
+    assert "deferred" in deferred["error"]
+    assert deferred["attempts"] == 1
+    assert "store not reachable at start" in worker.output()

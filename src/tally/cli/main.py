@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from typing import Annotated
@@ -12,7 +13,7 @@ import uvicorn
 from tally import keys
 from tally.cli import analytics, demo, jobs, ops
 from tally.cli.common import fail, friendly_errors, load_settings, print_banner, setup_logging
-from tally.errors import StoreLocked
+from tally.errors import StoreLocked, StoreUnavailable
 from tally.runtime.core import Runtime, embedded_runtime
 from tally.settings import Mode
 
@@ -105,6 +106,10 @@ def worker(
             runtime.context.store()  # open now: a locked store is an error at start, not later
         except StoreLocked as exc:
             fail(str(exc))
+        except StoreUnavailable as exc:
+            # A ClickHouse server that is down now may be up later: its tasks retry, then
+            # the `database` breaker opens and flushes wait (the events stay in Redis).
+            logging.getLogger("tally.worker").warning("store not reachable at start: %s", exc)
     runtime.start_worker_services(hostname, selected, concurrency, chosen_pool, burst=burst)
     from tally.queue.engine import run_worker
 
