@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -107,3 +108,32 @@ def test_embedded_mode_runs_jobs_in_process_without_tokens(tmp_path: Path) -> No
     out = tally("enqueue", "tally.noop", "--arg", "steps=3", "--wait", env=env, cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "succeeded" in out.stdout
+
+
+def test_json_logs_one_structured_line_per_job_event(stack: Stack) -> None:
+    # Given a worker logging JSON
+    stack.env["TALLY_LOG_FORMAT"] = "json"
+    worker = stack.worker("-c", "1", name="json")
+    # When one job succeeds and one fails
+    ok = stack.enqueue("test.add", kwargs={"a": 2})
+    bad = stack.enqueue("test.slow", kwargs={"seconds": 3})
+    stack.wait_status(ok, "succeeded")
+    stack.wait_status(bad, "failed")
+    worker.stop()
+    # Then every log line is a JSON object (Celery prints its shutdown notice itself, on
+    # stdout), and each job event is one of them
+    lines = [line for line in worker.output().splitlines() if line.strip()]
+    assert [line for line in lines if not line.startswith("{")] == [
+        "worker: Warm shutdown (MainProcess)"
+    ]
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    events = {(r.get("event"), r.get("job_id")): r for r in records}
+    started, finished = events[("job_started", ok)], events[("job_finished", ok)]
+    assert started["task"] == "test.add"
+    assert started["queue"] == "default"
+    assert started["attempt"] == 1
+    assert finished["duration_s"] >= 0
+    failed = events[("job_failed", bad)]
+    assert failed["level"] == "warning"
+    assert "timed out" in failed["error"]
+    assert any(r.get("event") == "start" and r.get("mode") == "redis" for r in records)

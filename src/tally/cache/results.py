@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -15,6 +16,7 @@ from tally.analytics.params import AnalyticsParams
 from tally.analytics.sql import DIMENSIONS
 from tally.cache.base import ResultCache
 from tally.errors import NotFound, ValidationFailed
+from tally.metrics import ANALYTICS_DURATION, ANALYTICS_LAST_SUCCESS
 from tally.store.base import Store
 
 log = logging.getLogger("tally.analytics")
@@ -77,22 +79,31 @@ def refresh(
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Compute a run and publish it; on failure, record it and re-raise (results stay)."""
+    started = time.monotonic()
     try:
         run = compute(store, params, as_of, progress=progress)
     except ValidationFailed:
         raise  # a refused request is not a failed run
     except Exception as exc:
         log.exception("analytics run failed")
+        ANALYTICS_DURATION.labels(status="failed").observe(time.monotonic() - started)
         record_failure(target, as_of, f"{type(exc).__name__}: {exc}")
         raise
     if progress is not None:
         progress(95, "publishing results")
     publish(target, run)
+    ANALYTICS_DURATION.labels(status="ok").observe(time.monotonic() - started)
+    ANALYTICS_LAST_SUCCESS.set_to_current_time()
     log.info(
         "analytics published: as_of %s, %d events in %.0f ms",
         run.metadata["as_of"],
         run.metadata["events_scanned"],
         run.metadata["duration_ms"],
+        extra={
+            "event": "analytics_run",
+            "status": "ok",
+            **{k: run.metadata.get(k) for k in ("as_of", "events_scanned", "duration_ms")},
+        },
     )
     return run.metadata
 

@@ -6,8 +6,10 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
+import orjson
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -30,14 +32,47 @@ def load_settings() -> Settings:
         fail("invalid configuration:\n" + "\n".join(lines))
 
 
-def setup_logging(level: str) -> None:
-    """Readable logs on stderr."""
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(name)s: %(message)s",
-        handlers=[RichHandler(console=err_console, show_path=False, rich_tracebacks=False)],
-        force=True,
-    )
+# Attributes every LogRecord has; the rest came from `extra=` and go into JSON lines.
+_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: time, level, logger, message, and the `extra` fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update({k: v for k, v in vars(record).items() if k not in _RECORD_FIELDS})
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry, default=str).decode()
+
+
+def setup_logging(level: str, fmt: str = "auto") -> None:
+    """Logs on stderr: rich on a terminal, else one line per record (plain text or JSON)."""
+    if fmt == "auto":
+        fmt = "rich" if sys.stderr.isatty() else "text"
+    handler: logging.Handler
+    if fmt == "rich":
+        handler = RichHandler(console=err_console, show_path=False, rich_tracebacks=False)
+        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(
+            JsonFormatter()
+            if fmt == "json"
+            else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        )
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    logging.captureWarnings(True)  # library warnings become records in the same format
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -66,8 +101,13 @@ def kv_table(title: str, rows: dict[str, Any]) -> Table:
 
 
 def print_banner(settings: Settings) -> None:
-    """Say the mode loudly at start-up (SPEC §1)."""
+    """Say the mode loudly at start-up (SPEC §1); one JSON record when logs are JSON."""
     info = settings.describe()
+    if settings.log_format == "json":
+        logging.getLogger("tally").info(
+            "Tally in %s mode", info["mode"], extra={"event": "start", **info}
+        )
+        return
     colour = "yellow" if info["mode"] == "embedded" else "green"
     err_console.rule(f"[bold {colour}]Tally — {info['mode'].upper()} MODE")
     for key, value in info.items():

@@ -14,6 +14,7 @@ from tally import keys
 from tally.cli import analytics, demo, jobs, ops
 from tally.cli.common import fail, friendly_errors, load_settings, print_banner, setup_logging
 from tally.errors import StoreLocked, StoreUnavailable
+from tally.runtime import metrics as state_metrics
 from tally.runtime.core import Runtime, embedded_runtime
 from tally.settings import Mode
 
@@ -40,7 +41,7 @@ def api(
 ) -> None:
     """Serve the REST API (in embedded mode, the all-in-one process)."""
     settings = load_settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     print_banner(settings)
     from tally.api.app import create_api
     from tally.api.auth import check_startup
@@ -84,10 +85,22 @@ def worker(
     burst: Annotated[
         bool, typer.Option(help="exit once the queues are empty and the jobs done")
     ] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            help="serve Prometheus metrics on this port (one port per worker process)",
+            envvar="TALLY_METRICS_PORT",
+            min=1,
+            max=65535,
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="address the metrics port listens on", envvar="TALLY_METRICS_HOST")
+    ] = "127.0.0.1",
 ) -> None:
     """Run a worker (Redis mode). With the embedded store it is the store's one owner."""
     settings = load_settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     print_banner(settings)
     if settings.mode is Mode.EMBEDDED:
         fail("no REDIS_URL: embedded mode runs its worker inside `tally dev`")
@@ -98,6 +111,9 @@ def worker(
     chosen_pool = pool or "threads"
     if settings.store_kind == "chdb" and chosen_pool == "prefork":
         fail("--pool prefork: the embedded chDB store needs one process; use threads or solo")
+    if metrics_port is not None and chosen_pool == "prefork":
+        # Pool children would count jobs in registries the port never sees.
+        fail("--metrics-port counts jobs of threads/solo pools; run one worker per port")
     with friendly_errors():
         runtime = Runtime(settings, run_tasks=True)
     hostname = name or f"tally-{os.getpid()}@{socket.gethostname()}"
@@ -111,6 +127,9 @@ def worker(
             # the `database` breaker opens and flushes wait (the events stay in Redis).
             logging.getLogger("tally.worker").warning("store not reachable at start: %s", exc)
     runtime.start_worker_services(hostname, selected, concurrency, chosen_pool, burst=burst)
+    if metrics_port is not None:
+        with friendly_errors():
+            state_metrics.serve(runtime, metrics_host, metrics_port)
     from tally.queue.engine import run_worker
 
     try:
@@ -122,6 +141,7 @@ def worker(
             loglevel=settings.log_level,
             hostname=hostname,
             shutdown_grace_s=settings.shutdown_grace_s,
+            quiet=settings.log_format == "json",
             on_ready=lambda: runtime.on_worker_ready(selected),
         )
     finally:
@@ -133,7 +153,7 @@ def worker(
 def beat() -> None:
     """Run the scheduler (Redis mode): flushes every TALLY_FLUSH_INTERVAL_S."""
     settings = load_settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     print_banner(settings)
     if settings.mode is Mode.EMBEDDED:
         fail("no REDIS_URL: embedded mode runs its scheduler inside `tally dev`")

@@ -29,6 +29,7 @@ def run_worker(
     loglevel: str,
     hostname: str | None = None,
     shutdown_grace_s: float = 25.0,
+    quiet: bool = False,
     on_ready: Any = None,
     on_shutdown: Any = None,
 ) -> int:
@@ -54,6 +55,7 @@ def run_worker(
         # No mingle/gossip: Tally's own heartbeats in Redis say who is alive.
         without_mingle=True,
         without_gossip=True,
+        quiet=quiet,  # no banner on stdout (JSON logs)
     )
     worker.start()
     return int(getattr(worker, "exitcode", 0) or 0)

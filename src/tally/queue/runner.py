@@ -21,10 +21,12 @@ from tally.errors import (
     ValidationFailed,
 )
 from tally.jobs.record import Status
+from tally.metrics import JOBS
 from tally.queue import jobs
 from tally.queue.base import TallyCelery, attempt_of, max_attempts_of
 from tally.queue.progress import CURRENT, JobContext
 from tally.queue.registry import REGISTRY, TaskSpec, limits
+from tally.queue.signals import job_log, queue_of
 from tally.settings import Settings
 
 log = logging.getLogger("tally.jobs")
@@ -126,16 +128,22 @@ def execute(
                 watchdog.unregister(job_id)
         except BreakerOpen as exc:
             _defer(app, task, args, kwargs, exc)
+            JOBS.labels(spec.name, queue_of(app, task), "deferred").inc()
             raise Ignore() from None
         except JobAborted:
             app.index.transition(job_id, Status.ABORTED, finished_at=time.time())
-            log.info("job %s (%s) aborted while running", job_id, spec.name)
+            JOBS.labels(spec.name, queue_of(app, task), "aborted").inc()
+            job_log(logging.INFO, "aborted", job_id=job_id, task=spec.name, queue=spec.queue)
             raise Ignore() from None
         except JobRequeued:
             # Back to the head of its queue with the same try count: the shutdown is not the
             # job's fault. Another worker (or this one, restarted) runs it from the start.
             app.index.transition(job_id, Status.QUEUED, error="re-queued: its worker shut down")
-            log.warning("job re-queued: id=%s task=%s (worker shutting down)", job_id, spec.name)
+            JOBS.labels(spec.name, queue_of(app, task), "requeued").inc()
+            job_log(
+                logging.WARNING, "requeued", job_id=job_id, task=spec.name, queue=spec.queue,
+                reason="worker shutting down",
+            )  # fmt: skip
             raise Reject("worker shutting down", requeue=True) from None
         except (JobTimedOut, SoftTimeLimitExceeded):
             raise JobFailed(
@@ -161,7 +169,7 @@ def _defer(
         request, tuple(args), kwargs, countdown=delay_s, retries=request.retries
     )
     again.apply_async(tally_deferred=True)
-    log.info(
-        "job deferred: id=%s task=%s breaker=%s delay_s=%.1f attempt=%d (not counted)",
-        request.id, task.name, exc.breaker, delay_s, attempt_of(request),
+    job_log(
+        logging.INFO, "deferred", job_id=request.id, task=task.name, breaker=exc.breaker,
+        delay_s=round(delay_s, 1), attempt=attempt_of(request),
     )  # fmt: skip

@@ -9,6 +9,7 @@ from typing import Any
 from celery.signals import task_failure, task_prerun, task_retry, task_revoked, task_success
 
 from tally.jobs.record import FINAL, Status
+from tally.metrics import JOB_DURATION, JOBS
 from tally.queue.base import TallyCelery, attempt_of, max_attempts_of
 
 log = logging.getLogger("tally.jobs")
@@ -26,8 +27,7 @@ def connect(app: TallyCelery) -> None:
         request = task.request
         attempt, attempts = attempt_of(request), max_attempts_of(task)
         now = time.time()
-        queue = (request.delivery_info or {}).get("routing_key") or getattr(task, "queue", None)
-        upsert = {"task": task.name, "queue": queue or app.conf.task_default_queue}
+        upsert = {"task": task.name, "queue": queue_of(app, task)}
         out = app.index.transition(
             task_id,
             Status.RUNNING,
@@ -41,15 +41,17 @@ def connect(app: TallyCelery) -> None:
             log.info("job %s not run: it is already %s", task_id, out)
             return
         request.tally_started = time.monotonic()
-        log.info(
-            "job started: id=%s task=%s queue=%s attempt=%d/%d",
-            task_id, task.name, upsert["queue"], attempt, attempts,
+        JOBS.labels(task.name, upsert["queue"], "started").inc()
+        job_log(
+            logging.INFO, "started", job_id=task_id, task=task.name, queue=upsert["queue"],
+            attempt=attempt, max_attempts=attempts,
         )  # fmt: skip
 
     def succeeded(sender: Any = None, result: Any = None, **_: Any) -> None:
         if not mine(sender) or getattr(sender.request, "tally_skip", None):
             return
         request = sender.request
+        _finished(app, sender, "succeeded")
         app.index.transition(
             request.id,
             Status.SUCCEEDED,
@@ -58,9 +60,10 @@ def connect(app: TallyCelery) -> None:
             progress=100,
             error=None,
         )
-        log.info(
-            "job finished: id=%s task=%s duration_s=%.3f attempt=%d",
-            request.id, sender.name, _duration(request), attempt_of(request),
+        job_log(
+            logging.INFO, "finished", job_id=request.id, task=sender.name,
+            queue=queue_of(app, sender), duration_s=round(_duration(request), 3),
+            attempt=attempt_of(request),
         )  # fmt: skip
 
     def failed(
@@ -69,25 +72,29 @@ def connect(app: TallyCelery) -> None:
         if not mine(sender):
             return
         error = f"{type(exception).__name__}: {exception}"
+        _finished(app, sender, "failed")
         app.index.transition(task_id, Status.FAILED, finished_at=time.time(), error=error)
-        log.warning(
-            "job failed: id=%s task=%s duration_s=%.3f error=%s",
-            task_id, sender.name, _duration(sender.request), error,
+        job_log(
+            logging.WARNING, "failed", job_id=task_id, task=sender.name,
+            queue=queue_of(app, sender), duration_s=round(_duration(sender.request), 3),
+            attempt=attempt_of(sender.request), error=error,
         )  # fmt: skip
 
     def retrying(sender: Any = None, request: Any = None, reason: Any = None, **_: Any) -> None:
         if not mine(sender):
             return
         app.index.transition(request.id, Status.RETRYING, error=f"{reason}")
-        log.info(
-            "job retrying: id=%s task=%s attempt=%d reason=%s",
-            request.id, sender.name, attempt_of(request), reason,
+        JOBS.labels(sender.name, queue_of(app, sender), "retried").inc()
+        job_log(
+            logging.INFO, "retrying", job_id=request.id, task=sender.name,
+            queue=queue_of(app, sender), attempt=attempt_of(request), reason=str(reason),
         )  # fmt: skip
 
     def revoked(sender: Any = None, request: Any = None, expired: bool = False, **_: Any) -> None:
         if not mine(sender):
             return
         error = "expired before it started" if expired else "revoked"
+        JOBS.labels(sender.name, queue_of(app, sender), "aborted").inc()
         app.index.transition(request.id, Status.ABORTED, finished_at=time.time(), error=error)
 
     for signal, handler in (
@@ -98,6 +105,27 @@ def connect(app: TallyCelery) -> None:
         (task_revoked, revoked),
     ):
         signal.connect(handler, weak=False)
+
+
+def job_log(level: int, event: str, **fields: Any) -> None:
+    """One line per job event: `job <event>: k=v ...` in text, the same fields in JSON."""
+    text = " ".join(f"{k}={v}" for k, v in fields.items())
+    log.log(level, "job %s: %s", event, text, extra={"event": f"job_{event}", **fields})
+
+
+def queue_of(app: TallyCelery, task: Any) -> str:
+    """The queue a task's current message came from (its route when unknown)."""
+    info = getattr(task.request, "delivery_info", None) or {}
+    queue = info.get("routing_key") or getattr(task, "queue", None)
+    return str(queue or app.conf.task_default_queue)
+
+
+def _finished(app: TallyCelery, task: Any, state: str) -> None:
+    queue = queue_of(app, task)
+    JOBS.labels(task.name, queue, state).inc()
+    started = getattr(task.request, "tally_started", None)
+    if started is not None:
+        JOB_DURATION.labels(task.name, queue).observe(time.monotonic() - started)
 
 
 def _duration(request: Any) -> float:

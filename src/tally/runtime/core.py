@@ -16,7 +16,6 @@ from tally.buffer.ingest import IngestResult, ingest
 from tally.buffer.ratelimit import ANONYMOUS, RateLimiter
 from tally.cache import results
 from tally.errors import NotFound, TallyError, UnavailableError
-from tally.metrics import BUFFER_EVENTS, BUFFER_OLDEST_AGE
 from tally.queue import jobs
 from tally.queue.app import create_app
 from tally.queue.burst import BurstMonitor
@@ -164,8 +163,6 @@ class Runtime(JobOps):
         """Events waiting and the age of the oldest."""
         size = self.buffer.size()
         age = self.buffer.oldest_age_s()
-        BUFFER_EVENTS.set(size)
-        BUFFER_OLDEST_AGE.set(age or 0.0)
         return {
             "events": size,
             "oldest_age_s": None if age is None else round(age, 3),
@@ -247,6 +244,13 @@ class Runtime(JobOps):
             checks["buffer"] = self.buffer_info()
         except TallyError as exc:
             checks["buffer"] = {"status": "unavailable", "error": str(exc)}
+        try:
+            checks["queues"] = {
+                q["name"]: {k: q[k] for k in ("pending", "scheduled", "running", "workers")}
+                for q in self.queues()
+            }
+        except Exception as exc:  # Redis down: already reported above
+            checks["queues"] = {"status": "unavailable", "error": type(exc).__name__}
         checks["problems"] = problems
         return not problems, checks
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from tally import faults
 from tally.buffer.base import Batch, EventBuffer
-from tally.metrics import FLUSH_BATCH_EVENTS
+from tally.metrics import FLUSH_BATCH_EVENTS, FLUSH_DURATION, FLUSH_LAG
 from tally.store.base import Store
 
 log = logging.getLogger("tally.flush")
@@ -70,6 +70,9 @@ def flush(
     try:
         buffer.clear_flush_request()
         target = max(1, buffer.size())
+        lag_s = buffer.oldest_age_s()
+        if lag_s is not None:
+            FLUSH_LAG.observe(lag_s)
         # Entries a dead flusher read and never acknowledged come first.
         batch = buffer.reclaim(consumer, batch_size)
         report.reclaimed_events = batch.events
@@ -95,6 +98,8 @@ def flush(
         lock.release()
     report.remaining = buffer.size()
     report.duration_ms = int((time.monotonic() - started) * 1000)
+    if report.events_read:
+        FLUSH_DURATION.observe(report.duration_ms / 1000)
     log.info(
         "flush %s: %d events in %d batches, %d rows written, %d remaining, %d ms",
         report.status,
@@ -103,6 +108,7 @@ def flush(
         report.rows_written,
         report.remaining,
         report.duration_ms,
+        extra={"event": "flush", **report.as_dict()},
     )
     return report
 
