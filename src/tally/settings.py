@@ -185,6 +185,10 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, ge=1, le=65535, validation_alias="TALLY_API_PORT")
     request_timeout_s: float = Field(default=30.0, gt=0, validation_alias="TALLY_REQUEST_TIMEOUT_S")
     log_level: str = Field(default="INFO", validation_alias="TALLY_LOG_LEVEL")
+    flower_user: str = Field(default="tally", validation_alias="TALLY_FLOWER_USER")
+    flower_password: SecretStr = Field(
+        default=SecretStr(""), validation_alias="TALLY_FLOWER_PASSWORD"
+    )
     log_format: Literal["auto", "rich", "text", "json"] = Field(
         default="auto",
         validation_alias="TALLY_LOG_FORMAT",

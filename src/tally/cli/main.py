@@ -150,6 +150,29 @@ def worker(
 
 
 @app.command()
+def flower(
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 5555,
+    address: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+) -> None:
+    """Start Flower on Tally's broker, behind basic auth (TALLY_FLOWER_USER/PASSWORD)."""
+    settings = load_settings()
+    setup_logging(settings.log_level, settings.log_format)
+    if settings.mode is Mode.EMBEDDED:
+        fail("no REDIS_URL: Flower watches a Redis broker; embedded jobs are in `tally jobs`")
+    password = settings.flower_password.get_secret_value()
+    if not password:
+        # Flower shows every job's arguments and can revoke them: never open by default.
+        fail("TALLY_FLOWER_PASSWORD is empty: set it (and TALLY_FLOWER_USER) first")
+    if "," in password or ":" in settings.flower_user:
+        fail("TALLY_FLOWER_PASSWORD may not contain ',' nor TALLY_FLOWER_USER ':'")
+    from tally.queue.engine import run_flower
+
+    runtime = Runtime(settings, run_tasks=False)
+    auth = f"{settings.flower_user}:{password}"
+    run_flower(runtime.app, address=address, port=port, basic_auth=auth)
+
+
+@app.command()
 def beat() -> None:
     """Run the scheduler (Redis mode): flushes every TALLY_FLUSH_INTERVAL_S."""
     settings = load_settings()

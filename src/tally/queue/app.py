@@ -105,6 +105,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "queue_order_strategy": "priority",
         }
         conf.update(
+            # Task events (pub/sub, nothing stored) let `tally flower` show every job.
+            worker_send_task_events=True,
+            task_send_sent_event=True,
             broker_url=redis_url,
             result_backend=redis_url,
             broker_transport_options=transport,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 import time
@@ -72,6 +73,13 @@ def _requeue_after(app: TallyCelery, grace_s: float) -> None:
     timer = threading.Timer(grace_s, requeue)
     timer.daemon = True
     timer.start()
+
+
+def run_flower(app: TallyCelery, *, address: str, port: int, basic_auth: str) -> None:
+    """Run Flower on this app's broker until stopped; `basic_auth` is `user:password`."""
+    # Through the environment, not argv: `ps` shows a process's arguments to every user.
+    os.environ["FLOWER_BASIC_AUTH"] = basic_auth
+    app.start(argv=["flower", f"--address={address}", f"--port={port}"])
 
 
 def run_beat(app: TallyCelery, schedule_path: Path, loglevel: str) -> None:
