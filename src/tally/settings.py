@@ -185,6 +185,17 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, ge=1, le=65535, validation_alias="TALLY_API_PORT")
     request_timeout_s: float = Field(default=30.0, gt=0, validation_alias="TALLY_REQUEST_TIMEOUT_S")
     log_level: str = Field(default="INFO", validation_alias="TALLY_LOG_LEVEL")
+    dashboard_public: bool = Field(
+        default=False,
+        validation_alias="TALLY_DASHBOARD_PUBLIC",
+        description="let anyone read the dashboard; changes still need a token",
+    )
+    dashboard_sample_s: float = Field(
+        default=15.0,
+        gt=0,
+        validation_alias="TALLY_DASHBOARD_SAMPLE_S",
+        description="how often the API samples the overview's last-hour charts",
+    )
     flower_user: str = Field(default="tally", validation_alias="TALLY_FLOWER_USER")
     flower_password: SecretStr = Field(
         default=SecretStr(""), validation_alias="TALLY_FLOWER_PASSWORD"

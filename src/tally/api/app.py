@@ -14,6 +14,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from tally import __version__
 from tally.api import analytics, errors, events, jobs
 from tally.api.auth import check_startup
+from tally.dashboard import pages
+from tally.dashboard.history import History
 from tally.runtime import metrics as state_metrics
 from tally.runtime.core import Runtime
 
@@ -22,9 +24,13 @@ def create_api(runtime: Runtime, *, stop_on_shutdown: bool = True) -> FastAPI:
     """The API around an already-built runtime (ConfigError without tokens in Redis mode)."""
     check_startup(runtime.settings)
 
+    history = History(lambda: pages.read_sample(runtime), runtime.settings.dashboard_sample_s)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        history.start()
         yield
+        history.stop()
         if stop_on_shutdown:
             await run_in_threadpool(runtime.stop)
 
@@ -35,12 +41,14 @@ def create_api(runtime: Runtime, *, stop_on_shutdown: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.history = history
     state_metrics.register(runtime)
     app.state.api_tokens = runtime.settings.api_token_list()
     errors.install(app)
     app.include_router(events.router)
     app.include_router(analytics.router)
     app.include_router(jobs.router)
+    app.include_router(pages.router)
 
     @app.get(
         "/api/v1/health",

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hmac
-
 from fastapi import Depends, HTTPException, Request
 
 from tally.buffer.ratelimit import ANONYMOUS, token_id
 from tally.errors import ConfigError
 from tally.settings import Mode, Settings
+from tally.tokens import token_ok
 
 
 def check_startup(settings: Settings) -> None:
@@ -18,14 +17,6 @@ def check_startup(settings: Settings) -> None:
             "TALLY_API_TOKENS is empty: set at least one bearer token (comma-separated) "
             "before serving the API in Redis mode; only embedded mode may run without auth"
         )
-
-
-def token_ok(given: str, accepted: list[str]) -> bool:
-    """True if `given` is one of `accepted`; compares every token in constant time."""
-    found = False
-    for token in accepted:
-        found |= hmac.compare_digest(given.encode(), token.encode())
-    return found
 
 
 def require_token(request: Request) -> None:

@@ -103,6 +103,19 @@ def delete_job(request: Request, job_id: str) -> dict[str, Any]:
     return {"job_id": job_id, "status": _runtime(request).abort(job_id), **_links(job_id)}
 
 
+@router.post(
+    "/jobs/{job_id}/retry",
+    status_code=202,
+    dependencies=[Authenticated],
+    responses=errors(401, 404, 409, 503),
+)
+def retry_job(request: Request, job_id: str) -> dict[str, Any]:
+    """Run a failed or aborted job again as a new job (same task, arguments, queue)."""
+    record = _runtime(request).retry(job_id)
+    return {"job_id": record.job_id, "status": record.status.value, "retry_of": job_id,
+            **_links(record.job_id)}  # fmt: skip
+
+
 @router.get("/jobs", responses=errors(*COMMON))
 def list_jobs(
     request: Request,

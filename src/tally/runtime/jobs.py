@@ -9,6 +9,7 @@ from typing import Any
 import redis
 
 from tally import keys
+from tally.errors import Conflict
 from tally.jobs.base import JobIndex
 from tally.jobs.record import JobRecord, Status
 from tally.queue import jobs
@@ -56,6 +57,18 @@ class JobOps:
     def wait_job(self, job_id: str, timeout_s: float) -> JobRecord:
         """Block until the job is final."""
         return jobs.wait(self.app, job_id, timeout_s)
+
+    def retry(self, job_id: str) -> JobRecord:
+        """A new job with a failed or aborted job's task, arguments, priority and queue."""
+        old = jobs.get(self.app, job_id)
+        if old.status not in (Status.FAILED, Status.ABORTED):
+            raise Conflict(
+                f"job {job_id} is {old.status.value}: only failed or aborted jobs are retried",
+                status=old.status.value,
+            )
+        record, _ = self.enqueue(old.task, kwargs=old.kwargs, priority=old.priority,
+                                 queue=old.queue)  # fmt: skip
+        return record
 
     def abort(self, job_id: str) -> str:
         """Abort a job: `aborted` or `aborting` (Conflict once finished)."""

@@ -1,0 +1,1 @@
+"""The web dashboard (SPEC §7): server-rendered pages at `/`, charts drawn as SVG here."""

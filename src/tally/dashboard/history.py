@@ -1,0 +1,75 @@
+"""The last hour of the overview's figures, sampled in the serving process every 15 s."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+log = logging.getLogger("tally.dashboard")
+
+KEEP_S = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """Figures at one moment: totals since start, and levels."""
+
+    at: float
+    waiting_jobs: int
+    running_jobs: int
+    buffered_events: int
+    accepted_events: float  # counter: differences give the rate
+    finished_jobs: int  # in the last 24 h: differences give the rate
+
+
+class History:
+    """A ring of samples (one process's view; each API process keeps its own)."""
+
+    def __init__(self, read: Callable[[], Sample], every_s: float) -> None:
+        self._read = read
+        self._every_s = every_s
+        self._samples: deque[Sample] = deque(maxlen=int(KEEP_S / every_s) + 1)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tally-history", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def sample(self) -> None:
+        """Take one sample now (Redis down: skipped)."""
+        try:
+            s = self._read()
+        except Exception as exc:
+            log.debug("history sample skipped: %s", type(exc).__name__)
+            return
+        with self._lock:
+            self._samples.append(s)
+
+    def samples(self) -> list[Sample]:
+        with self._lock:
+            return list(self._samples)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self._every_s)
+
+
+def per_minute(
+    samples: list[Sample], value: Callable[[Sample], float]
+) -> list[tuple[float, float]]:
+    """Rate per minute between consecutive samples (a counter reset counts as 0)."""
+    out = []
+    for a, b in itertools.pairwise(samples):
+        dt = b.at - a.at
+        if dt > 0:
+            out.append((b.at, max(0.0, value(b) - value(a)) * 60 / dt))
+    return out

@@ -1,0 +1,176 @@
+"""The dashboard in a real browser (Debian's Chromium, driven by Playwright) on `tally dev`."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.conftest import IN_CI, Proc, api_client, clean_env, free_port, wait_http
+from tests.http_events import make_events
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "build" / "screenshots"
+TOKEN = "dash-token-" + "5e7a91"
+# Flags for a closed network: without them Chromium keeps trying to reach Google's hosts.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not os.path.exists(CHROMIUM):
+        if IN_CI:
+            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium")
+        pytest.skip("Debian's chromium is not installed")
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def dev(tmp_path: Path, procs: Callable[..., Proc]) -> Iterator[tuple[str, httpx.Client]]:
+    """`tally dev` with a token, holding a known data set: video:star leads FR."""
+    port = free_port()
+    env = clean_env(
+        TALLY_DATA_DIR=str(tmp_path / "data"), TALLY_API_TOKENS=TOKEN, TALLY_DASHBOARD_SAMPLE_S="1"
+    )
+    proc = procs("dev", "--port", str(port), env=env, name="dev")
+    base = f"http://127.0.0.1:{port}"
+    wait_http(f"{base}/api/v1/health", timeout_s=60, proc=proc)
+    client = api_client(base, token=TOKEN)
+    star = [{**e, "entity_id": "star", "event_type": "video_share"} for e in make_events(300)]
+    bad = [{**e, "country": "ZZ"} for e in make_events(4)]
+    assert client.post("/api/v1/events", json=make_events(2_000) + star + bad).status_code == 200
+    assert client.post("/api/v1/events/flush", params={"wait": True}).status_code == 200
+    assert client.post("/api/v1/analytics/run", json={"wait": True}).status_code == 200
+    yield base, client
+    client.close()
+
+
+def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def log_in(page: Page, base: str) -> None:
+    page.goto(f"{base}/")
+    expect(page).to_have_url(f"{base}/login?next=/")
+    page.fill("#token", "not-the-token")
+    page.click("button[type=submit]")
+    expect(page.get_by_role("alert")).to_contain_text("not accepted")
+    page.fill("#token", TOKEN)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(f"{base}/")
+
+
+def test_every_page_shows_the_pipeline(browser: Browser, dev: tuple[str, httpx.Client]) -> None:
+    base, _ = dev
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    # Given a logged-in user (a wrong token is refused)
+    log_in(page, base)
+
+    # Then the overview shows health, every queue, and the last hour as line charts
+    page.reload()  # by now the API has sampled a few times (every second here)
+    expect(page.locator("#health")).to_have_text("healthy")
+    expect(page.locator("#queues")).to_contain_text("analytics")
+    expect(page.locator("svg.chart polyline")).not_to_have_count(0)
+    shot(page, "overview")
+
+    # And the analytics page shows the known leader first in FR, with its bar chart
+    page.goto(f"{base}/analytics?by=country")
+    popular_fr = page.locator('section[data-metric="popular"][data-group="FR"]')
+    expect(popular_fr.locator("td.entity").first).to_have_text("video:star")
+    expect(popular_fr.locator("svg.chart rect").first).to_be_visible()
+    expect(page.locator("#asof")).to_contain_text("As of")
+    shot(page, "analytics-country")
+    page.goto(f"{base}/analytics?by=category")
+    expect(page.locator("section").first).to_be_visible()
+    shot(page, "analytics-category")
+
+    # And the buffer page counts the 4 events from a country that does not exist
+    page.goto(f"{base}/buffer")
+    expect(page.locator("#rejected")).to_contain_text("invalid_country")
+    expect(page.locator("#waiting")).to_have_text("0")
+    shot(page, "buffer")
+
+    # And queues, workers and schedules are listed
+    page.goto(f"{base}/queues")
+    expect(page.locator("#queues")).to_contain_text("events")
+    shot(page, "queues")
+    page.goto(f"{base}/schedules")
+    expect(page.locator("#schedule")).to_contain_text("analytics.run")
+    shot(page, "schedules")
+    page.context.close()
+
+
+def test_a_job_moves_on_the_page_and_abort_stops_it(
+    browser: Browser, dev: tuple[str, httpx.Client]
+) -> None:
+    base, client = dev
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    log_in(page, base)
+    # Given a long job enqueued through the API
+    r = client.post("/api/v1/jobs", json={"task": "tally.noop",
+                                          "kwargs": {"sleep_s": 30, "steps": 60}})  # fmt: skip
+    job_id = r.json()["job_id"]
+
+    # When its page is open, Then its progress bar moves without a reload
+    page.goto(f"{base}/jobs/{job_id}")
+    expect(page.locator("#status")).to_have_text("running", timeout=15_000)
+    first = _progress(page)
+    page.wait_for_timeout(2_500)
+    assert _progress(page) > first
+    shot(page, "job-running")
+
+    # And it is listed on the jobs page with its bar
+    jobs = page.context.new_page()  # same context: same login cookie
+    jobs.goto(f"{base}/jobs?status=running")
+    expect(jobs.locator(f'tr[data-job="{job_id}"] progress')).to_be_visible()
+    shot(jobs, "jobs")
+    jobs.close()
+
+    # When Abort is clicked, Then the job stops
+    started = time.monotonic()
+    page.click("#abort")
+    expect(page.locator("#status")).to_have_text("aborted", timeout=10_000)
+    assert time.monotonic() - started < 10
+    assert client.get(f"/api/v1/jobs/{job_id}").json()["status"] == "aborted"
+
+    # And Retry runs it again as a new job
+    page.click("#retry")
+    expect(page.locator(".flash")).to_contain_text(f"retry of {job_id}")
+    assert urlparse(page.url).path.startswith("/jobs/")
+    assert urlparse(page.url).path != f"/jobs/{job_id}"
+    shot(page, "job-retried")
+    page.context.close()
+
+
+def _progress(page: Page) -> float:
+    value: Any = page.locator("#progress").evaluate("el => el.value")
+    return float(value)
+
+
+def test_pages_need_a_token_unless_made_public(dev: tuple[str, httpx.Client]) -> None:
+    base, _ = dev
+    # A fresh client (no cookie) is sent to the login page, and cannot abort anything
+    anonymous = httpx.Client(base_url=base, timeout=30)
+    for path in ("/", "/jobs", "/analytics", "/buffer", "/queues", "/schedules"):
+        r = anonymous.get(path, follow_redirects=False)
+        assert r.status_code == 303, path
+        assert r.headers["location"].startswith("/login")
+    r = anonymous.post("/jobs/whatever/abort", follow_redirects=False)
+    assert r.headers["location"] == "/login"
