@@ -166,3 +166,50 @@ def _waiting(r: redis.Redis) -> int:
 def _ts(iso: str) -> float:
     """Epoch seconds of an API timestamp."""
     return datetime.fromisoformat(iso).timestamp()
+
+
+def test_a_worker_survives_redis_dying_under_a_running_job(chaos: Chaos) -> None:
+    # Given a worker running a 4 s job (visibility timeout 47 s, swept every 1 s)
+    chaos.env.update(
+        TALLY_JOB_TIMEOUT=str(JOB_TIMEOUT_S),
+        TALLY_VISIBILITY_MARGIN_S=str(MARGIN_S),
+        TALLY_REDELIVERY_CHECK_S=str(CHECK_S),
+    )
+    chaos.api()
+    worker = chaos.worker(name="steady")
+    job_id = chaos.enqueue("test.sleepy", kwargs={"seconds": 4, "steps": 40})
+    chaos.wait_job(job_id, lambda j: j["status"] == "running", 30, "running")
+
+    # When Redis is SIGKILLed under it and comes back 2 s later
+    chaos.redis.kill()
+    time.sleep(2)
+    chaos.redis.start()
+    up_at = time.monotonic()
+
+    # Then the same worker process goes on: it runs new jobs...
+    ids: list[str] = []
+
+    def enqueued() -> bool:
+        r = chaos.client.post("/api/v1/jobs", json={"task": "test.add", "kwargs": {"a": 1}})
+        if r.status_code == 202:
+            ids.append(r.json()["job_id"])
+        return bool(ids)
+
+    wait_until(enqueued, 30, "the API to enqueue again")
+    chaos.wait_job(ids[0], lambda j: j["status"] == "succeeded", 30, "a job after the restart")
+    consuming_s = time.monotonic() - up_at
+    assert worker.popen.poll() is None, worker.output()[-3000:]
+
+    # ...and the job that was running when Redis died ends succeeded (re-delivered if its
+    # outcome could not be recorded), once
+    done = chaos.wait_job(
+        job_id, lambda j: j["status"] == "succeeded", VISIBILITY_S + 30, "the interrupted job"
+    )
+    report(
+        "Redis SIGKILL under a running job, restart after 2 s",
+        worker_alive=worker.popen.poll() is None,
+        consuming_again_after_restart_s=round(consuming_s, 1),
+        interrupted_job_final_status=done["status"],
+        interrupted_job_finished_after_restart_s=round(time.monotonic() - up_at, 1),
+    )
+    assert done["result"] == 40

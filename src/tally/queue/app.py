@@ -14,6 +14,7 @@ from tally.queue.base import TallyCelery
 from tally.queue.context import TaskContext
 from tally.queue.registry import HARD_LIMIT_GRACE_S, REGISTRY, import_task_modules, limits
 from tally.queue.schedule import beat_schedule
+from tally.queue.transport import TRANSPORT_PATH
 from tally.settings import Settings
 
 # Short etas (< HOLD_AFTER_S, and canvas messages) wait in worker memory; at most this many.
@@ -109,6 +110,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             worker_send_task_events=True,
             task_send_sent_event=True,
             broker_url=redis_url,
+            # Kombu's Redis transport, minus a reconnect crash (see tally.queue.transport).
+            broker_transport=TRANSPORT_PATH,
             result_backend=redis_url,
             broker_transport_options=transport,
             result_backend_transport_options={"retry_policy": {"timeout": 5.0}},
