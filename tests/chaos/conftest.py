@@ -28,6 +28,7 @@ from tests.conftest import (
     wait_http,
     wait_until,
 )
+from tests.http_jobs import enqueue, enqueue_when_up, get_job
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORT = ROOT / "build" / "chaos-report.jsonl"
@@ -67,15 +68,22 @@ class Chaos:
             r.close()
 
     def enqueue(self, task: str, **body: Any) -> str:
-        r = self.client.post("/api/v1/jobs", json={"task": task, **body})
-        assert r.status_code == 202, r.text
-        return str(r.json()["job_id"])
+        return enqueue(self.client, task, **body)
 
     def job(self, job_id: str) -> dict[str, Any]:
-        r = self.client.get(f"/api/v1/jobs/{job_id}")
-        assert r.status_code == 200, r.text
-        data: dict[str, Any] = r.json()
-        return data
+        return get_job(self.client, job_id)
+
+    def redis_outage(self, down_s: float) -> float:
+        """SIGKILL Redis, wait `down_s`, start it again on its AOF; return when (monotonic)."""
+        self.redis.kill()
+        time.sleep(down_s)
+        self.redis.start()
+        return time.monotonic()
+
+    def new_job_succeeds(self, timeout_s: float = 30) -> None:
+        """Enqueue a job as soon as the API accepts one; wait until it succeeded."""
+        job_id = enqueue_when_up(self.client, "test.add", kwargs={"a": 1})
+        self.wait_job(job_id, lambda j: j["status"] == "succeeded", timeout_s, "a new job")
 
     def wait_job(
         self, job_id: str, check: Callable[[dict[str, Any]], bool], timeout_s: float, what: str

@@ -10,22 +10,22 @@ import redis
 from tally import keys
 from tally.queue.registry import HARD_LIMIT_GRACE_S
 from tests.chaos.conftest import Chaos, broker_unacked, report
-from tests.conftest import wait_until
 
 JOB_TIMEOUT_S, MARGIN_S, CHECK_S = 12, 5, 1
 # A delivered message is re-delivered this long after delivery, if nobody acked it.
 VISIBILITY_S = JOB_TIMEOUT_S + HARD_LIMIT_GRACE_S + MARGIN_S
+FAST_REDELIVERY = {
+    "TALLY_JOB_TIMEOUT": str(JOB_TIMEOUT_S),
+    "TALLY_VISIBILITY_MARGIN_S": str(MARGIN_S),
+    "TALLY_REDELIVERY_CHECK_S": str(CHECK_S),
+}
 
 
 def test_a_job_whose_worker_is_sigkilled_runs_again_within_the_visibility_bound(
     chaos: Chaos,
 ) -> None:
     # Given workers whose longest hard limit is 42 s: visibility timeout 47 s, swept every 1 s
-    chaos.env.update(
-        TALLY_JOB_TIMEOUT=str(JOB_TIMEOUT_S),
-        TALLY_VISIBILITY_MARGIN_S=str(MARGIN_S),
-        TALLY_REDELIVERY_CHECK_S=str(CHECK_S),
-    )
+    chaos.env.update(FAST_REDELIVERY)
     chaos.api()
     doomed = chaos.worker("-Q", "default", name="doomed")
     chaos.wait_worker_ready("doomed")
@@ -70,21 +70,10 @@ def test_an_idle_worker_consumes_again_after_redis_restarts(chaos: Chaos) -> Non
     chaos.wait_job(first, lambda j: j["status"] == "succeeded", 60, "the first job")
 
     # When Redis is SIGKILLed and comes back on its AOF 3 s later
-    chaos.redis.kill()
-    time.sleep(3)
-    chaos.redis.start()
-    up_at = time.monotonic()
+    up_at = chaos.redis_outage(3)
 
     # Then, without restarting the worker, a new job runs within 30 s
-    def enqueued() -> bool:
-        r = chaos.client.post("/api/v1/jobs", json={"task": "test.add", "kwargs": {"a": 2}})
-        if r.status_code == 202:
-            ids.append(r.json()["job_id"])
-        return bool(ids)
-
-    ids: list[str] = []
-    wait_until(enqueued, 30, "the API to enqueue again")
-    chaos.wait_job(ids[0], lambda j: j["status"] == "succeeded", 30, "a job after the restart")
+    chaos.new_job_succeeds()
     consumed_s = time.monotonic() - up_at
     report(
         "Redis SIGKILL and restart while a worker is idle",
@@ -170,33 +159,17 @@ def _ts(iso: str) -> float:
 
 def test_a_worker_survives_redis_dying_under_a_running_job(chaos: Chaos) -> None:
     # Given a worker running a 4 s job (visibility timeout 47 s, swept every 1 s)
-    chaos.env.update(
-        TALLY_JOB_TIMEOUT=str(JOB_TIMEOUT_S),
-        TALLY_VISIBILITY_MARGIN_S=str(MARGIN_S),
-        TALLY_REDELIVERY_CHECK_S=str(CHECK_S),
-    )
+    chaos.env.update(FAST_REDELIVERY)
     chaos.api()
     worker = chaos.worker(name="steady")
     job_id = chaos.enqueue("test.sleepy", kwargs={"seconds": 4, "steps": 40})
     chaos.wait_job(job_id, lambda j: j["status"] == "running", 30, "running")
 
     # When Redis is SIGKILLed under it and comes back 2 s later
-    chaos.redis.kill()
-    time.sleep(2)
-    chaos.redis.start()
-    up_at = time.monotonic()
+    up_at = chaos.redis_outage(2)
 
     # Then the same worker process goes on: it runs new jobs...
-    ids: list[str] = []
-
-    def enqueued() -> bool:
-        r = chaos.client.post("/api/v1/jobs", json={"task": "test.add", "kwargs": {"a": 1}})
-        if r.status_code == 202:
-            ids.append(r.json()["job_id"])
-        return bool(ids)
-
-    wait_until(enqueued, 30, "the API to enqueue again")
-    chaos.wait_job(ids[0], lambda j: j["status"] == "succeeded", 30, "a job after the restart")
+    chaos.new_job_succeeds()
     consuming_s = time.monotonic() - up_at
     assert worker.popen.poll() is None, worker.output()[-3000:]
 

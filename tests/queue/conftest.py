@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import Proc, api_client, clean_env, free_port, wait_http, wait_until
+from tests.http_jobs import enqueue, get_job
 
 ROOT = Path(__file__).resolve().parents[2]
 USER_TASKS = "tests.queue.user_tasks"
@@ -31,15 +32,10 @@ class Stack:
 
     def enqueue(self, task: str, **body: Any) -> str:
         """POST a job; return its id."""
-        r = self.client.post("/api/v1/jobs", json={"task": task, **body})
-        assert r.status_code == 202, r.text
-        return str(r.json()["job_id"])
+        return enqueue(self.client, task, **body)
 
     def job(self, job_id: str) -> dict[str, Any]:
-        r = self.client.get(f"/api/v1/jobs/{job_id}")
-        assert r.status_code == 200, r.text
-        data: dict[str, Any] = r.json()
-        return data
+        return get_job(self.client, job_id)
 
     def wait_status(self, job_id: str, status: str, timeout_s: float = 30) -> dict[str, Any]:
         """Wait until the job has `status`; return it."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -40,6 +41,17 @@ def _page(request: Request, name: str, status_code: int = 200, **context: Any) -
 
 def _back(path: str, message: str) -> RedirectResponse:
     return RedirectResponse(f"{path}?flash={quote(message)}", status_code=303)
+
+
+def _act(request: Request, page: str, change: Callable[[Runtime], tuple[str, str]]) -> Response:
+    """Make a change for a logged-in user; go to the page it names, saying what happened."""
+    if not can_change(request):
+        return RedirectResponse("/login", status_code=303)
+    try:
+        target, message = change(_rt(request))
+    except TallyError as exc:
+        return _back(page, str(exc))  # the refusal, shown where the user was
+    return _back(target, message)
 
 
 def read_sample(runtime: Runtime) -> Sample:
@@ -140,24 +152,16 @@ async def job_page(request: Request, job_id: str) -> Response:
 
 @router.post("/jobs/{job_id}/abort")
 def abort_job(request: Request, job_id: str) -> Response:
-    if not can_change(request):
-        return RedirectResponse("/login", status_code=303)
-    try:
-        outcome = _rt(request).abort(job_id)
-    except TallyError as exc:
-        return _back(f"/jobs/{job_id}", str(exc))
-    return _back(f"/jobs/{job_id}", f"abort requested: {outcome}")
+    page = f"/jobs/{job_id}"
+    return _act(request, page, lambda rt: (page, f"abort requested: {rt.abort(job_id)}"))
 
 
 @router.post("/jobs/{job_id}/retry")
 def retry_job(request: Request, job_id: str) -> Response:
-    if not can_change(request):
-        return RedirectResponse("/login", status_code=303)
-    try:
-        record = _rt(request).retry(job_id)
-    except TallyError as exc:
-        return _back(f"/jobs/{job_id}", str(exc))
-    return _back(f"/jobs/{record.job_id}", f"retry of {job_id}")
+    def retry(rt: Runtime) -> tuple[str, str]:
+        return f"/jobs/{rt.retry(job_id).job_id}", f"retry of {job_id}"
+
+    return _act(request, f"/jobs/{job_id}", retry)
 
 
 # --- queues, workers, schedules --------------------------------------------------------
@@ -204,13 +208,11 @@ async def analytics_page(
 
 @router.post("/analytics/run")
 def analytics_run(request: Request, as_of: Annotated[str, Form()] = "") -> Response:
-    if not can_change(request):
-        return RedirectResponse("/login", status_code=303)
-    try:
-        started = _rt(request).analytics_run(as_of.strip() or None, False, 0.0)
-    except TallyError as exc:
-        return _back("/analytics", str(exc))
-    return _back(f"/jobs/{started['job_id']}", "analytics run started")
+    def run(rt: Runtime) -> tuple[str, str]:
+        started = rt.analytics_run(as_of.strip() or None, False, 0.0)
+        return f"/jobs/{started['job_id']}", "analytics run started"
+
+    return _act(request, "/analytics", run)
 
 
 # --- buffer -------------------------------------------------------------------------
@@ -237,10 +239,7 @@ async def buffer_page(request: Request) -> Response:
 
 @router.post("/buffer/flush")
 def flush_now(request: Request) -> Response:
-    if not can_change(request):
-        return RedirectResponse("/login", status_code=303)
-    try:
-        started = _rt(request).flush(False, 0.0)
-    except TallyError as exc:
-        return _back("/buffer", str(exc))
-    return _back("/buffer", f"flush queued: job {started['job_id']}")
+    def flush(rt: Runtime) -> tuple[str, str]:
+        return "/buffer", f"flush queued: job {rt.flush(False, 0.0)['job_id']}"
+
+    return _act(request, "/buffer", flush)
