@@ -174,3 +174,30 @@ def test_pages_need_a_token_unless_made_public(dev: tuple[str, httpx.Client]) ->
         assert r.headers["location"].startswith("/login")
     r = anonymous.post("/jobs/whatever/abort", follow_redirects=False)
     assert r.headers["location"] == "/login"
+
+
+def test_a_public_dashboard_reads_without_a_token_but_changes_need_one(
+    tmp_path: Path, procs: Callable[..., Proc]
+) -> None:
+    # Given `tally dev` with TALLY_DASHBOARD_PUBLIC=true and a token
+    port = free_port()
+    env = clean_env(
+        TALLY_DATA_DIR=str(tmp_path / "data"), TALLY_API_TOKENS=TOKEN, TALLY_DASHBOARD_PUBLIC="1"
+    )
+    proc = procs("dev", "--port", str(port), env=env, name="dev")
+    base = f"http://127.0.0.1:{port}"
+    wait_http(f"{base}/api/v1/health", timeout_s=60, proc=proc)
+    with api_client(base, token=TOKEN) as client:
+        job = client.post("/api/v1/jobs", json={"task": "tally.noop", "kwargs": {"sleep_s": 20}})
+        job_id = job.json()["job_id"]
+    anonymous = httpx.Client(base_url=base, timeout=30)
+    # Then anyone reads every page, without the buttons that change things
+    for path in ("/", "/jobs", "/analytics", "/buffer", "/queues", "/schedules"):
+        assert anonymous.get(path, follow_redirects=False).status_code == 200, path
+    page = anonymous.get(f"/jobs/{job_id}").text
+    assert 'id="abort"' not in page
+    assert "Log in with a token" in page
+    # And a change without the token is sent to the login page, and nothing happens
+    r = anonymous.post(f"/jobs/{job_id}/abort", follow_redirects=False)
+    assert r.headers["location"] == "/login"
+    assert anonymous.get(f"/api/v1/jobs/{job_id}").json()["status"] in ("queued", "running")
