@@ -88,7 +88,8 @@ def status(timeout: Timeout = 5.0) -> None:
     runtime = open_runtime(settings)
     try:
         ok, checks = runtime.health()
-        console.print(kv_table("Tally", {k: checks.get(k) for k in ("mode", "redis", "store")}))
+        shown = ("mode", "redis", "store", "metadata_db")
+        console.print(kv_table("Tally", {k: checks.get(k) for k in shown}))
         _workers_table(checks.get("workers", []))
         _queues_table(runtime)
         _schedule_table(runtime)

@@ -27,6 +27,7 @@ from tally.runtime.factory import (
     accept_options,
     build_buffer,
     build_index,
+    build_metadata,
     build_results,
     build_store,
     redis_client,
@@ -54,6 +55,7 @@ class Runtime(JobOps):
             AnalyticsParams.from_settings(settings),
         )
         self.index = build_index(settings, self.redis)
+        self.metadata = build_metadata(settings)
         self.breakers = Breakers(self.redis, breaker_specs(settings.breakers))
         self.app = create_app(
             settings, self.index, self.breakers, self.context if run_tasks else None
@@ -135,6 +137,7 @@ class Runtime(JobOps):
             self.engine.stop()
         self.context.close()
         self.index.close()
+        self.metadata.close()
 
     # --- events --------------------------------------------------------------------
     def ingest(self, items: list[Any], client_id: str = ANONYMOUS) -> IngestResult:
@@ -235,6 +238,11 @@ class Runtime(JobOps):
             except Exception as exc:
                 checks["redis"] = {"status": "down", "error": type(exc).__name__}
                 problems.append("redis unreachable")
+        ok, error = self.metadata.ping()
+        checks["metadata_db"] = {"status": "ok" if ok else "down", "backend": self.metadata.backend}
+        if not ok:
+            checks["metadata_db"]["error"] = error
+            problems.append("metadata database unreachable")
         try:
             # Reported, not a reason for 503: an open breaker is the system protecting itself.
             checks["breakers"] = self.breakers.states()

@@ -15,6 +15,7 @@ from tally.events.accept import AcceptOptions
 from tally.jobs.base import JobIndex, Retention
 from tally.jobs.memory import MemoryJobIndex
 from tally.jobs.redis import RedisJobIndex
+from tally.meta.db import MetadataDB, database_url
 from tally.settings import Settings
 from tally.store.base import Store
 from tally.store.sql import Names
@@ -76,3 +77,11 @@ def accept_options(settings: Settings) -> AcceptOptions:
         ip_anonymization=settings.ip_anonymization,
         ip_hash_salt=settings.ip_hash_salt.get_secret_value(),
     )
+
+
+def build_metadata(settings: Settings) -> MetadataDB:
+    """The metadata database of DATABASE_URL (SQLite in the data dir when unset)."""
+    configured = settings.database_url.get_secret_value() if settings.database_url else None
+    if not configured:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return MetadataDB(database_url(configured, settings.data_dir))

@@ -1,0 +1,1 @@
+"""The metadata database (DATABASE_URL): relational state beside the events store."""
