@@ -41,16 +41,20 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-@pytest.fixture
-def dev(tmp_path: Path, procs: Callable[..., Proc]) -> Iterator[tuple[str, httpx.Client]]:
-    """`tally dev` with a token, holding a known data set: video:star leads FR."""
+def start_dev(tmp_path: Path, procs: Callable[..., Proc], **settings: str) -> str:
+    """Start `tally dev` (with the test token and `settings`) on a free port; its URL."""
     port = free_port()
-    env = clean_env(
-        TALLY_DATA_DIR=str(tmp_path / "data"), TALLY_API_TOKENS=TOKEN, TALLY_DASHBOARD_SAMPLE_S="1"
-    )
+    env = clean_env(TALLY_DATA_DIR=str(tmp_path / "data"), TALLY_API_TOKENS=TOKEN, **settings)
     proc = procs("dev", "--port", str(port), env=env, name="dev")
     base = f"http://127.0.0.1:{port}"
     wait_http(f"{base}/api/v1/health", timeout_s=60, proc=proc)
+    return base
+
+
+@pytest.fixture
+def dev(tmp_path: Path, procs: Callable[..., Proc]) -> Iterator[tuple[str, httpx.Client]]:
+    """`tally dev` with a token, holding a known data set: video:star leads FR."""
+    base = start_dev(tmp_path, procs, TALLY_DASHBOARD_SAMPLE_S="1")
     client = api_client(base, token=TOKEN)
     star = [{**e, "entity_id": "star", "event_type": "video_share"} for e in make_events(300)]
     bad = [{**e, "country": "ZZ"} for e in make_events(4)]
@@ -180,13 +184,7 @@ def test_a_public_dashboard_reads_without_a_token_but_changes_need_one(
     tmp_path: Path, procs: Callable[..., Proc]
 ) -> None:
     # Given `tally dev` with TALLY_DASHBOARD_PUBLIC=true and a token
-    port = free_port()
-    env = clean_env(
-        TALLY_DATA_DIR=str(tmp_path / "data"), TALLY_API_TOKENS=TOKEN, TALLY_DASHBOARD_PUBLIC="1"
-    )
-    proc = procs("dev", "--port", str(port), env=env, name="dev")
-    base = f"http://127.0.0.1:{port}"
-    wait_http(f"{base}/api/v1/health", timeout_s=60, proc=proc)
+    base = start_dev(tmp_path, procs, TALLY_DASHBOARD_PUBLIC="1")
     with api_client(base, token=TOKEN) as client:
         job = client.post("/api/v1/jobs", json={"task": "tally.noop", "kwargs": {"sleep_s": 20}})
         job_id = job.json()["job_id"]
