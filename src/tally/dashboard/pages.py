@@ -169,11 +169,11 @@ def retry_job(request: Request, job_id: str) -> Response:
 async def queues_page(request: Request) -> Response:
     rt = _rt(request)
     queues = await run_in_threadpool(rt.queues)
-    _, checks = await run_in_threadpool(rt.health)
+    workers = await run_in_threadpool(rt.workers)
     depth = charts.bars(
         [(q["name"], float(q["pending"] + q["scheduled"])) for q in queues], title="waiting"
     )
-    return _page(request, "queues", queues=queues, workers=checks.get("workers"), depth=depth)
+    return _page(request, "queues", queues=queues, workers=workers, depth=depth)
 
 
 @router.get("/schedules", response_class=HTMLResponse)

@@ -132,16 +132,18 @@ def execute(
             raise Ignore() from None
         except JobAborted:
             app.index.transition(job_id, Status.ABORTED, finished_at=time.time())
-            JOBS.labels(spec.name, queue_of(app, task), "aborted").inc()
-            job_log(logging.INFO, "aborted", job_id=job_id, task=spec.name, queue=spec.queue)
+            queue = queue_of(app, task)
+            JOBS.labels(spec.name, queue, "aborted").inc()
+            job_log(logging.INFO, "aborted", job_id=job_id, task=spec.name, queue=queue)
             raise Ignore() from None
         except JobRequeued:
             # Back to the head of its queue with the same try count: the shutdown is not the
             # job's fault. Another worker (or this one, restarted) runs it from the start.
             app.index.transition(job_id, Status.QUEUED, error="re-queued: its worker shut down")
-            JOBS.labels(spec.name, queue_of(app, task), "requeued").inc()
+            queue = queue_of(app, task)
+            JOBS.labels(spec.name, queue, "requeued").inc()
             job_log(
-                logging.WARNING, "requeued", job_id=job_id, task=spec.name, queue=spec.queue,
+                logging.WARNING, "requeued", job_id=job_id, task=spec.name, queue=queue,
                 reason="worker shutting down",
             )  # fmt: skip
             raise Reject("worker shutting down", requeue=True) from None

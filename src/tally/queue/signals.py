@@ -51,7 +51,7 @@ def connect(app: TallyCelery) -> None:
         if not mine(sender) or getattr(sender.request, "tally_skip", None):
             return
         request = sender.request
-        _finished(app, sender, "succeeded")
+        queue, duration_s = _finished(app, sender, "succeeded")
         app.index.transition(
             request.id,
             Status.SUCCEEDED,
@@ -61,9 +61,8 @@ def connect(app: TallyCelery) -> None:
             error=None,
         )
         job_log(
-            logging.INFO, "finished", job_id=request.id, task=sender.name,
-            queue=queue_of(app, sender), duration_s=round(_duration(request), 3),
-            attempt=attempt_of(request),
+            logging.INFO, "finished", job_id=request.id, task=sender.name, queue=queue,
+            duration_s=round(duration_s, 3), attempt=attempt_of(request),
         )  # fmt: skip
 
     def failed(
@@ -72,22 +71,22 @@ def connect(app: TallyCelery) -> None:
         if not mine(sender):
             return
         error = f"{type(exception).__name__}: {exception}"
-        _finished(app, sender, "failed")
+        queue, duration_s = _finished(app, sender, "failed")
         app.index.transition(task_id, Status.FAILED, finished_at=time.time(), error=error)
         job_log(
-            logging.WARNING, "failed", job_id=task_id, task=sender.name,
-            queue=queue_of(app, sender), duration_s=round(_duration(sender.request), 3),
-            attempt=attempt_of(sender.request), error=error,
+            logging.WARNING, "failed", job_id=task_id, task=sender.name, queue=queue,
+            duration_s=round(duration_s, 3), attempt=attempt_of(sender.request), error=error,
         )  # fmt: skip
 
     def retrying(sender: Any = None, request: Any = None, reason: Any = None, **_: Any) -> None:
         if not mine(sender):
             return
         app.index.transition(request.id, Status.RETRYING, error=f"{reason}")
-        JOBS.labels(sender.name, queue_of(app, sender), "retried").inc()
+        queue = queue_of(app, sender)
+        JOBS.labels(sender.name, queue, "retried").inc()
         job_log(
-            logging.INFO, "retrying", job_id=request.id, task=sender.name,
-            queue=queue_of(app, sender), attempt=attempt_of(request), reason=str(reason),
+            logging.INFO, "retrying", job_id=request.id, task=sender.name, queue=queue,
+            attempt=attempt_of(request), reason=str(reason),
         )  # fmt: skip
 
     def revoked(sender: Any = None, request: Any = None, expired: bool = False, **_: Any) -> None:
@@ -120,14 +119,13 @@ def queue_of(app: TallyCelery, task: Any) -> str:
     return str(queue or app.conf.task_default_queue)
 
 
-def _finished(app: TallyCelery, task: Any, state: str) -> None:
+def _finished(app: TallyCelery, task: Any, state: str) -> tuple[str, float]:
+    """Count a finished job and its run time; return its queue and run time (0: unknown)."""
     queue = queue_of(app, task)
     JOBS.labels(task.name, queue, state).inc()
     started = getattr(task.request, "tally_started", None)
-    if started is not None:
-        JOB_DURATION.labels(task.name, queue).observe(time.monotonic() - started)
-
-
-def _duration(request: Any) -> float:
-    started = getattr(request, "tally_started", None)
-    return 0.0 if started is None else time.monotonic() - started
+    if started is None:
+        return queue, 0.0
+    duration_s = time.monotonic() - started
+    JOB_DURATION.labels(task.name, queue).observe(duration_s)
+    return queue, duration_s

@@ -210,14 +210,21 @@ class Runtime(JobOps):
         return metadata
 
     # --- health --------------------------------------------------------------------
+    def workers(self) -> list[dict[str, Any]]:
+        """Workers seen in the last minute (embedded: this process's own worker thread)."""
+        if self.mode is Mode.EMBEDDED:
+            return [{"name": "embedded", "alive": self.engine is not None and self.engine.alive}]
+        assert self.redis is not None
+        return workers_seen(self.redis)
+
     def health(self) -> tuple[bool, dict[str, Any]]:
         """Status of Redis, the store (as its owner reports it), workers and the buffer."""
         checks: dict[str, Any] = {"mode": self.mode.value, **self.settings.describe()}
         problems: list[str] = []
         if self.mode is Mode.EMBEDDED:
-            alive = self.engine is not None and self.engine.alive
+            checks["workers"] = self.workers()
+            alive = bool(checks["workers"][0]["alive"])
             checks["redis"] = {"status": "not used (embedded)"}
-            checks["workers"] = [{"name": "embedded", "alive": alive}]
             checks["store"] = {"status": "ok" if self.context.store_open else "closed"}
             if not alive:
                 problems.append("embedded worker is not running")
@@ -226,7 +233,7 @@ class Runtime(JobOps):
             try:
                 self.redis.ping()
                 checks["redis"] = {"status": "ok"}
-                seen = workers_seen(self.redis)
+                seen = self.workers()
                 checks["workers"] = seen
                 owners = [w for w in seen if w.get("store_open")]
                 checks["store"] = {

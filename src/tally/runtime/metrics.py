@@ -11,7 +11,6 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 
 from tally.errors import ConfigError, TallyError
-from tally.queue.heartbeat import workers_seen
 
 if TYPE_CHECKING:
     from tally.runtime.core import Runtime
@@ -44,7 +43,7 @@ class StateCollector(Collector):
             log.debug("queue metrics unavailable: %s", type(exc).__name__)
         if rt.redis is not None:
             try:
-                seen = len(workers_seen(rt.redis))
+                seen = len(rt.workers())
                 yield GaugeMetricFamily(
                     "tally_workers_seen", "Workers with a fresh heartbeat", seen
                 )
