@@ -13,7 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.conftest import IN_CI, Proc, api_client, clean_env, free_port, wait_http
+from tests.conftest import IN_CI, Proc, api_client, clean_env, free_port, wait_http, wait_until
 from tests.http_events import make_events
 
 pytestmark = pytest.mark.slow
@@ -88,10 +88,13 @@ def test_every_page_shows_the_pipeline(browser: Browser, dev: tuple[str, httpx.C
     log_in(page, base)
 
     # Then the overview shows health, every queue, and the last hour as line charts
-    page.reload()  # by now the API has sampled a few times (every second here)
+    def charts_drawn() -> bool:
+        page.reload()  # the page draws what the API sampled so far (every second here)
+        return page.locator("svg.chart polyline").count() > 0
+
+    wait_until(charts_drawn, 20, "two samples for the last-hour charts")
     expect(page.locator("#health")).to_have_text("healthy")
     expect(page.locator("#queues")).to_contain_text("analytics")
-    expect(page.locator("svg.chart polyline")).not_to_have_count(0)
     shot(page, "overview")
 
     # And the analytics page shows the known leader first in FR, with its bar chart
