@@ -81,8 +81,9 @@ def compute(
     now = now or datetime.now(UTC)
     as_of = resolve_as_of(as_of, now)
     as_of_ms = int(as_of.timestamp() * 1000)
+    read_threads = max(1, int(store.query(sql.MAX_THREADS)[0]["n"]))
     report(10, "aggregating popularity and trending in the store")
-    rows = store.query(sql.analytics(store.names, as_of_ms, params))
+    rows = store.query(sql.analytics(store.names, as_of_ms, params, read_threads))
     report(80, f"shaping {len(rows)} groups")
     generated_at = datetime.now(UTC)
     common = {"as_of": iso(as_of), "generated_at": iso(generated_at)}
