@@ -14,6 +14,7 @@ import pytest
 
 from tally.errors import StoreLocked
 from tally.events.accept import AcceptOptions, accept
+from tally.store import migrations, sql
 from tally.store.chdb import ChdbStore
 from tally.store.sql import Names
 
@@ -28,7 +29,9 @@ def store(tmp_path: Path) -> Iterator[ChdbStore]:
     s.close()
 
 
-def ndjson(n: int, *, ids: list[str] | None = None, hours_ago: float = 1) -> bytes:
+def ndjson(
+    n: int, *, ids: list[str] | None = None, hours_ago: float = 1, retention_days: int = 90
+) -> bytes:
     when = (datetime.now(UTC) - timedelta(hours=hours_ago)).isoformat()
     items = [
         {
@@ -41,14 +44,17 @@ def ndjson(n: int, *, ids: list[str] | None = None, hours_ago: float = 1) -> byt
         }
         for i in range(n)
     ]
-    result = accept(items, AcceptOptions())
+    result = accept(items, AcceptOptions(retention_days=retention_days))
     assert result.accepted == n
     return b"\n".join(result.lines)
 
 
 def test_upgrade_is_idempotent(tmp_path: Path) -> None:
     s = ChdbStore(tmp_path / "chdb", NAMES, retention_days=90)
-    assert s.upgrade() == ["0001 create user_events"]
+    assert s.upgrade() == [
+        "0001 create user_events",
+        "0002 sort user_events by entity, a partition per day",
+    ]
     assert s.upgrade() == []
     s.close()
     # a new retention setting is applied on the next upgrade, once
@@ -123,3 +129,59 @@ def test_query_parameters_and_rows(store: ChdbStore) -> None:
     )
     assert rows == [{"entity_id": f"v{i}", "n": 2} for i in range(7)]
     assert orjson.dumps(rows)
+
+
+def test_schema_1_table_is_resorted_by_entity_without_losing_events(tmp_path: Path) -> None:
+    # Given a store at schema 1 (month partitions, event_id order) holding events
+    s = ChdbStore(tmp_path / "chdb", NAMES, retention_days=90)
+    assert migrations.upgrade(s, NAMES, 90, migrations.MIGRATIONS[:1]) == [
+        "0001 create user_events"
+    ]
+    s.insert_ndjson(ndjson(300, hours_ago=30) + b"\n" + ndjson(200, hours_ago=2), 3600)
+    before = s.query("SELECT event_id, entity_id, created_at FROM analytics.user_events")
+    # When it is upgraded
+    assert s.upgrade() == ["0002 sort user_events by entity, a partition per day"]
+    # Then every event is still there, once, in the new layout
+    after = s.query("SELECT event_id, entity_id, created_at FROM analytics.user_events")
+    assert sorted(map(str, before)) == sorted(map(str, after))
+    assert len(after) == 500
+    table = s.query(
+        "SELECT sorting_key, partition_key FROM system.tables WHERE name = 'user_events'"
+    )[0]
+    assert table["sorting_key"] == "entity_type, entity_id, event_id"
+    assert table["partition_key"] == "toDate(created_at)"
+    assert s.query("SELECT count() AS n FROM system.tables WHERE name LIKE '%resort%'")[0]["n"] == 0
+    assert s.upgrade() == []
+    s.close()
+
+
+def test_resort_repeated_after_a_crash_past_the_swap_keeps_the_new_layout(tmp_path: Path) -> None:
+    # Given a resort that swapped the tables and died before dropping the old one
+    s = ChdbStore(tmp_path / "chdb", NAMES, retention_days=90)
+    migrations.upgrade(s, NAMES, 90, migrations.MIGRATIONS[:1])
+    s.insert_ndjson(ndjson(120), 3600)
+    for statement in sql.resort_events_table(NAMES, 90)[:-1]:
+        s.command(statement)
+    # When the migration runs again (it was never recorded)
+    assert s.upgrade() == ["0002 sort user_events by entity, a partition per day"]
+    # Then the events are all there, in the new layout, and the leftover is gone
+    assert s.stats().events == s.stats().rows == 120
+    key = s.query("SELECT sorting_key FROM system.tables WHERE name = 'user_events'")
+    assert key[0]["sorting_key"] == "entity_type, entity_id, event_id"
+    assert s.query("SELECT count() AS n FROM system.tables WHERE name LIKE '%resort%'")[0]["n"] == 0
+    s.close()
+
+
+def test_a_backfill_batch_spanning_many_days_is_stored(tmp_path: Path) -> None:
+    # Given a year of retention and one batch whose events span 150 days (a partition per
+    # day: over the engine's default limit of 100 partitions per insert)
+    store = ChdbStore(tmp_path / "chdb", NAMES, retention_days=365)
+    store.upgrade()
+    days = [ndjson(1, hours_ago=24 * day + 1, retention_days=365) for day in range(150)]
+    # When it is inserted, then every event is stored
+    assert store.insert_ndjson(b"\n".join(days), dedup_window_s=3600) == 150
+    parts = store.query(
+        "SELECT uniqExact(partition) AS n FROM system.parts WHERE table = 'user_events' AND active"
+    )
+    assert parts[0]["n"] == 150
+    store.close()

@@ -33,7 +33,7 @@ def analytics(names: Names, as_of_ms: int, params: AnalyticsParams, read_threads
     Windows are half-open on the left, (a, b]: `t > a AND t <= b`. Popularity decays with
     exp(-(T - t) / tau); trending compares the last 24 h with half the 48 h before, shrunk by
     the prior k so that a handful of events cannot outrank a large, steady rise. FINAL
-    reads each (day, event_id) once even before ReplacingMergeTree has merged its copies.
+    reads each event once even before ReplacingMergeTree has merged its copies.
     `read_threads` is the store's max_threads (see MAX_THREADS), kept by the scan and hashing.
     """
     recent_from = as_of_ms - POPULARITY_WINDOW_H * HOUR_MS
@@ -45,6 +45,8 @@ def analytics(names: Names, as_of_ms: int, params: AnalyticsParams, read_threads
 WITH per_cell AS (
     -- One hashed key instead of four: several times faster to group on than the tuple. Each
     -- part is hashed alone first, so the LowCardinality columns hash their dictionaries only.
+    -- The table keeps each day's events in entity order, so an entity's cells are filled
+    -- together and stay in the CPU cache: 0.48 s instead of 0.76 s on 10M events (README).
     SELECT cityHash64(cityHash64(country), cityHash64(category), cityHash64(entity_type),
                       cityHash64(entity_id)) AS cell,
            any(country) AS c_country, any(category) AS c_category,
@@ -60,7 +62,8 @@ WITH per_cell AS (
         FROM {names.events} FINAL
         WHERE created_at > fromUnixTimestamp64Milli({window_from}, 'UTC')
           AND created_at <= fromUnixTimestamp64Milli({as_of_ms}, 'UTC')
-        SETTINGS max_threads = {int(read_threads)}
+        -- Copies of an event share its day, hence its partition: FINAL need not merge across.
+        SETTINGS max_threads = {int(read_threads)}, do_not_merge_across_partitions_select_final = 1
     )
     -- The scan and hashing above keep every thread; one thread fills the hash table, which is
     -- then never split into two-level buckets. Same time; RSS grows more slowly with the

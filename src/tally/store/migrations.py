@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from tally.store import sql
@@ -20,11 +20,19 @@ class Migration:
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create user_events", lambda n, days: [sql.create_events_table(n, days)]),
+    # Rows written to the old table during the copy would be dropped with it: with a ClickHouse
+    # server, stop the flushers first (events wait in the buffer); chDB has a single owner.
+    Migration(2, "sort user_events by entity, a partition per day", sql.resort_events_table),
 )
 
 
-def upgrade(store: Store, names: sql.Names, retention_days: int) -> list[str]:
-    """Apply missing migrations, then make the retention TTL match the settings."""
+def upgrade(
+    store: Store,
+    names: sql.Names,
+    retention_days: int,
+    steps: Sequence[Migration] = MIGRATIONS,
+) -> list[str]:
+    """Apply the missing `steps` in order, then make the retention TTL match the settings."""
     store.command(f"CREATE DATABASE IF NOT EXISTS {names.database}")
     store.command(
         f"CREATE TABLE IF NOT EXISTS {names.migrations} "
@@ -33,7 +41,7 @@ def upgrade(store: Store, names: sql.Names, retention_days: int) -> list[str]:
     )
     done = {int(r["version"]) for r in store.query(f"SELECT version FROM {names.migrations}")}
     applied: list[str] = []
-    for migration in MIGRATIONS:
+    for migration in steps:
         if migration.version in done:
             continue
         for statement in migration.statements(names, retention_days):

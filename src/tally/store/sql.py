@@ -36,15 +36,19 @@ class Names:
         return f"{self.database}.tally_flush_stage"
 
     @property
+    def resort(self) -> str:
+        """Where a migration builds the events table anew before swapping it in."""
+        return f"{self.database}.{self.table}_resort"
+
+    @property
     def migrations(self) -> str:
         """The table recording applied schema migrations."""
         return f"{self.database}.tally_schema_migrations"
 
 
-def create_events_table(names: Names, retention_days: int) -> str:
-    """DDL of the raw events table (seed 000's `user_events`)."""
+def _events_table(table: str, retention_days: int, layout: str) -> str:
     return f"""
-CREATE TABLE IF NOT EXISTS {names.events} (
+CREATE TABLE IF NOT EXISTS {table} (
     event_id UUID,
     event_type LowCardinality(String),
     entity_type LowCardinality(String),
@@ -62,12 +66,41 @@ CREATE TABLE IF NOT EXISTS {names.events} (
     INDEX idx_inserted_at inserted_at TYPE minmax GRANULARITY 1
 )
 ENGINE = ReplacingMergeTree
-PARTITION BY toYYYYMM(created_at)
--- Same-day copies of an event_id collapse on merge; the insert already skips copies
--- inside the dedup window, so queries see each event once without FINAL.
-ORDER BY (toDate(created_at), event_id)
+{layout}
 TTL toDateTime(created_at) + INTERVAL {int(retention_days)} DAY
 """
+
+
+# Schema 1: a month per partition, each day's events in event_id order.
+LAYOUT_V1: Final = "PARTITION BY toYYYYMM(created_at)\nORDER BY (toDate(created_at), event_id)"
+# Schema 2: a day per partition, its events in entity order. The analytics aggregation then
+# meets an entity's events together, so its hash-table cells stay in the CPU cache: the
+# 10M-event run takes 0.5 s instead of 0.8 s (README, Performance). A 3-day window reads 3 or 4
+# day partitions. Same-day copies of an event (same entity, same event_id) collapse on merge;
+# the insert already skips copies inside the dedup window.
+LAYOUT: Final = "PARTITION BY toDate(created_at)\nORDER BY (entity_type, entity_id, event_id)"
+
+
+def create_events_table(names: Names, retention_days: int) -> str:
+    """DDL of the raw events table (seed 000's `user_events`), as schema 1 created it."""
+    return _events_table(names.events, retention_days, LAYOUT_V1)
+
+
+def resort_events_table(names: Names, retention_days: int) -> list[str]:
+    """Rebuild the events table in LAYOUT: copy, swap, drop; safe to repeat after a crash.
+
+    A repeat drops what a crashed attempt left under the `resort` name (a partial copy, or the
+    old table once swapped) and copies again from the live table, which is never touched
+    until the swap.
+    """
+    return [
+        f"DROP TABLE IF EXISTS {names.resort}",
+        _events_table(names.resort, retention_days, LAYOUT),
+        f"INSERT INTO {names.resort} SELECT * FROM {names.events} "
+        "SETTINGS max_partitions_per_insert_block = 0",
+        f"EXCHANGE TABLES {names.events} AND {names.resort}",
+        f"DROP TABLE {names.resort}",
+    ]
 
 
 def create_stage(names: Names) -> str:
@@ -116,7 +149,8 @@ WHERE b.event_id NOT IN (
 INSERT INTO {names.events} ({cols})
 SELECT {cols} FROM ({typed}) AS b{seen}
 LIMIT 1 BY b.event_id
-SETTINGS optimize_on_insert = 0
+-- A backfill batch may span more than the default 100 day partitions.
+SETTINGS optimize_on_insert = 0, max_partitions_per_insert_block = 0
 """
 
 
