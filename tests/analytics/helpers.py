@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tally.analytics.params import AnalyticsParams
+from tally.store import lookups
 from tally.store.base import Store
 
 DAY_S = 86_400.0
@@ -28,6 +29,12 @@ class Ev:
     event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
+def clear(store: Store) -> None:
+    """Empty the events table and the names beside it."""
+    for table in (store.names.events, store.names.entity_names, store.names.category_names):
+        store.command(f"TRUNCATE TABLE {table}")
+
+
 def insert(store: Store, as_of: datetime, events: list[Ev]) -> None:
     """Insert rows as they are (copies included), bypassing the insert-time dedup."""
     if not events:
@@ -43,6 +50,9 @@ def insert(store: Store, as_of: datetime, events: list[Ev]) -> None:
         "(event_id, event_type, entity_type, entity_id, country, category, created_at) "
         f"VALUES {rows}"
     )
+    # Tally's insert writes the names beside the events (store.lookups); so does this one.
+    for statement in lookups.record_names(store.names, store.names.events, "toDate(created_at)"):
+        store.command(statement)
 
 
 def reference(

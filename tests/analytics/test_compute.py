@@ -17,7 +17,7 @@ from tally.analytics.params import AnalyticsParams
 from tally.errors import ValidationFailed
 from tally.store.chdb import ChdbStore
 from tally.store.sql import Names
-from tests.analytics.helpers import Ev, insert, reference
+from tests.analytics.helpers import Ev, clear, insert, reference
 
 T = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -34,7 +34,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChdbStore]:
 
 @pytest.fixture
 def empty(store: ChdbStore) -> ChdbStore:
-    store.command(f"TRUNCATE TABLE {store.names.events}")
+    clear(store)
     return store
 
 
@@ -152,7 +152,7 @@ def test_results_equal_a_plain_python_evaluation(
     store: ChdbStore, events: list[Ev], min_events: int
 ) -> None:
     # Given random small event sets
-    store.command(f"TRUNCATE TABLE {store.names.events}")
+    clear(store)
     insert(store, T, events)
     params = AnalyticsParams(trend_min_events=min_events)
 

@@ -14,6 +14,7 @@ import pytest
 
 from tally.errors import StoreLocked
 from tally.events.accept import AcceptOptions, accept
+from tally.events.schema import COLUMNS
 from tally.store import migrations, sql
 from tally.store.chdb import ChdbStore
 from tally.store.sql import Names
@@ -49,11 +50,22 @@ def ndjson(
     return b"\n".join(result.lines)
 
 
+def insert_at_schema_1(store: ChdbStore, lines: bytes) -> None:
+    """Store events as a schema-1 Tally did: into the events table alone."""
+    rows = f"format(JSONEachRow, {sql.quote(sql.BATCH_STRUCTURE)}, {sql.quote(lines.decode())})"
+    store.command(
+        f"INSERT INTO {NAMES.events} ({', '.join(COLUMNS)}) "
+        "SELECT * REPLACE (toUUID(event_id) AS event_id, "
+        f"fromUnixTimestamp64Milli(created_at, 'UTC') AS created_at) FROM {rows}"
+    )
+
+
 def test_upgrade_is_idempotent(tmp_path: Path) -> None:
     s = ChdbStore(tmp_path / "chdb", NAMES, retention_days=90)
     assert s.upgrade() == [
         "0001 create user_events",
         "0002 sort user_events by entity, a partition per day",
+        "0003 entity and category names beside user_events",
     ]
     assert s.upgrade() == []
     s.close()
@@ -61,8 +73,10 @@ def test_upgrade_is_idempotent(tmp_path: Path) -> None:
     s = ChdbStore(tmp_path / "chdb", NAMES, retention_days=30)
     assert s.upgrade() == ["retention set to 30 days"]
     assert s.upgrade() == []
-    ttl = s.query("SELECT engine_full FROM system.tables WHERE name = 'user_events'")
-    assert "toIntervalDay(30)" in ttl[0]["engine_full"]
+    # on the events and on the names kept beside them alike
+    ttl = s.query("SELECT engine_full FROM system.tables WHERE name LIKE 'user_events%'")
+    assert len(ttl) == 3
+    assert all("toIntervalDay(30)" in t["engine_full"] for t in ttl)
     s.close()
 
 
@@ -73,6 +87,21 @@ def test_insert_then_stats(store: ChdbStore) -> None:
     assert stats.oldest is not None
     assert stats.oldest == stats.newest
     assert stats.bytes_on_disk > 0
+
+
+def test_an_insert_writes_the_names_beside_the_events_and_counts_only_events(
+    store: ChdbStore,
+) -> None:
+    # When a batch of 7 entities in one category is inserted
+    assert store.insert_ndjson(ndjson(70), dedup_window_s=3600) == 70
+    # Then analytics find their names under the keys they group on
+    names = store.query(
+        f"SELECT entity_key = cityHash64(entity_type, entity_id) AS keyed, entity_id, "
+        f"last_seen = (SELECT max(toDate(created_at)) FROM {NAMES.events}) AS seen "
+        f"FROM {NAMES.entity_names} FINAL ORDER BY entity_id"
+    )
+    assert names == [{"keyed": 1, "entity_id": f"v{i}", "seen": 1} for i in range(7)]
+    assert store.query(f"SELECT category FROM {NAMES.category_names}") == [{"category": ""}]
 
 
 def test_replayed_batch_is_not_stored_twice(store: ChdbStore) -> None:
@@ -137,10 +166,13 @@ def test_schema_1_table_is_resorted_by_entity_without_losing_events(tmp_path: Pa
     assert migrations.upgrade(s, NAMES, 90, migrations.MIGRATIONS[:1]) == [
         "0001 create user_events"
     ]
-    s.insert_ndjson(ndjson(300, hours_ago=30) + b"\n" + ndjson(200, hours_ago=2), 3600)
+    insert_at_schema_1(s, ndjson(300, hours_ago=30) + b"\n" + ndjson(200, hours_ago=2))
     before = s.query("SELECT event_id, entity_id, created_at FROM analytics.user_events")
     # When it is upgraded
-    assert s.upgrade() == ["0002 sort user_events by entity, a partition per day"]
+    assert s.upgrade() == [
+        "0002 sort user_events by entity, a partition per day",
+        "0003 entity and category names beside user_events",
+    ]
     # Then every event is still there, once, in the new layout
     after = s.query("SELECT event_id, entity_id, created_at FROM analytics.user_events")
     assert sorted(map(str, before)) == sorted(map(str, after))
@@ -151,6 +183,10 @@ def test_schema_1_table_is_resorted_by_entity_without_losing_events(tmp_path: Pa
     assert table["sorting_key"] == "entity_type, entity_id, event_id"
     assert table["partition_key"] == "toDate(created_at)"
     assert s.query("SELECT count() AS n FROM system.tables WHERE name LIKE '%resort%'")[0]["n"] == 0
+    # and the names of the entities and categories stored are there for analytics
+    entities = s.query(f"SELECT DISTINCT entity_id FROM {NAMES.entity_names} FINAL ORDER BY 1")
+    assert [r["entity_id"] for r in entities] == [f"v{i}" for i in range(7)]
+    assert s.query(f"SELECT category FROM {NAMES.category_names} FINAL") == [{"category": ""}]
     assert s.upgrade() == []
     s.close()
 
@@ -159,11 +195,11 @@ def test_resort_repeated_after_a_crash_past_the_swap_keeps_the_new_layout(tmp_pa
     # Given a resort that swapped the tables and died before dropping the old one
     s = ChdbStore(tmp_path / "chdb", NAMES, retention_days=90)
     migrations.upgrade(s, NAMES, 90, migrations.MIGRATIONS[:1])
-    s.insert_ndjson(ndjson(120), 3600)
+    insert_at_schema_1(s, ndjson(120))
     for statement in sql.resort_events_table(NAMES, 90)[:-1]:
         s.command(statement)
     # When the migration runs again (it was never recorded)
-    assert s.upgrade() == ["0002 sort user_events by entity, a partition per day"]
+    assert s.upgrade()[0] == "0002 sort user_events by entity, a partition per day"
     # Then the events are all there, in the new layout, and the leftover is gone
     assert s.stats().events == s.stats().rows == 120
     key = s.query("SELECT sorting_key FROM system.tables WHERE name = 'user_events'")

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from tally.errors import StoreError, StoreLocked, StoreUnavailable
-from tally.store import migrations, sql
+from tally.store import lookups, migrations, sql
 from tally.store.base import Store
 
 
@@ -88,6 +88,8 @@ class ChdbStore(Store):
                     self._stage_ready = True
                 self._conn.query(f"TRUNCATE TABLE {stage}", "CSV")
                 self._conn.query(sql.fill_stage(self.names, str(self._stage_file)), "CSV")
+                for statement in lookups.record_names(self.names, stage, sql.BATCH_DAY):
+                    self._conn.query(statement, "CSV")
                 result = self._conn.query(
                     sql.insert_batch(self.names, stage, dedup_window_s), "CSV"
                 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tally.errors import StoreError, StoreUnavailable
-from tally.store import migrations, sql
+from tally.store import lookups, migrations, sql
 from tally.store.base import Store
 
 
@@ -50,13 +50,21 @@ class ClickHouseStore(Store):
             return 0
         from clickhouse_connect.driver.external import ExternalData
 
-        batch = ExternalData(
-            file_name="batch.ndjson", data=ndjson, fmt="JSONEachRow", structure=sql.BATCH_STRUCTURE
-        )
+        def batch() -> Any:
+            # An external table is read once, by the statement it comes with.
+            return ExternalData(
+                file_name="batch.ndjson",
+                data=ndjson,
+                fmt="JSONEachRow",
+                structure=sql.BATCH_STRUCTURE,
+            )
+
+        for statement in lookups.record_names(self.names, "batch", sql.BATCH_DAY):
+            self._call(self._client.command, statement, external_data=batch())
         summary = self._call(
             self._client.command,
             sql.insert_batch(self.names, "batch", dedup_window_s),
-            external_data=batch,
+            external_data=batch(),
         )
         return int(getattr(summary, "written_rows", 0) or 0)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from tally.store import sql
+from tally.store import lookups, sql
 from tally.store.base import Store
 
 
@@ -23,6 +23,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     # Rows written to the old table during the copy would be dropped with it: with a ClickHouse
     # server, stop the flushers first (events wait in the buffer); chDB has a single owner.
     Migration(2, "sort user_events by entity, a partition per day", sql.resort_events_table),
+    Migration(3, "entity and category names beside user_events", lookups.create_lookups),
 )
 
 
@@ -51,11 +52,25 @@ def upgrade(
             f"({migration.version}, '{migration.name}')"
         )
         applied.append(f"{migration.version:04d} {migration.name}")
-    current = store.query(
-        "SELECT engine_full FROM system.tables WHERE database = {db:String} AND name = {t:String}",
-        {"db": names.database, "t": names.table},
+    # Each table keeps its rows as long as the settings say; a table a partial upgrade has not
+    # created yet gets the setting when it is.
+    ttl = {
+        names.events: sql.retention_ttl(names, retention_days),
+        names.entity_names: lookups.retention_ttl(names.entity_names, retention_days),
+        names.category_names: lookups.retention_ttl(names.category_names, retention_days),
+    }
+    tables = store.query(
+        "SELECT concat(database, '.', name) AS t, engine_full FROM system.tables "
+        "WHERE database = {db:String}",
+        {"db": names.database},
     )
-    if current and f"toIntervalDay({retention_days})" not in current[0]["engine_full"]:
-        store.command(sql.retention_ttl(names, retention_days))
+    stale = [
+        r["t"]
+        for r in tables
+        if r["t"] in ttl and f"toIntervalDay({retention_days})" not in r["engine_full"]
+    ]
+    for table in stale:
+        store.command(ttl[table])
+    if stale:
         applied.append(f"retention set to {retention_days} days")
     return applied

@@ -12,6 +12,9 @@ BATCH_STRUCTURE: Final = ", ".join(
     f"{c} Int64" if c == "created_at" else f"{c} String" for c in COLUMNS
 )
 
+# The day of an event as a batch holds it (created_at in epoch milliseconds).
+BATCH_DAY: Final = "toDate(fromUnixTimestamp64Milli(created_at, 'UTC'))"
+
 
 def quote(text: str) -> str:
     """A ClickHouse string literal."""
@@ -39,6 +42,16 @@ class Names:
     def resort(self) -> str:
         """Where a migration builds the events table anew before swapping it in."""
         return f"{self.database}.{self.table}_resort"
+
+    @property
+    def entity_names(self) -> str:
+        """Entity names by key (store.lookups), so analytics need not carry strings."""
+        return f"{self.database}.{self.table}_entity_names"
+
+    @property
+    def category_names(self) -> str:
+        """Category names by key (store.lookups)."""
+        return f"{self.database}.{self.table}_category_names"
 
     @property
     def migrations(self) -> str:
