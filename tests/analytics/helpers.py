@@ -31,7 +31,7 @@ class Ev:
 
 def clear(store: Store) -> None:
     """Empty the events table and the names beside it."""
-    for table in (store.names.events, store.names.entity_names, store.names.category_names):
+    for table in store.names.data_tables:
         store.command(f"TRUNCATE TABLE {table}")
 
 
@@ -51,7 +51,7 @@ def insert(store: Store, as_of: datetime, events: list[Ev]) -> None:
         f"VALUES {rows}"
     )
     # Tally's insert writes the names beside the events (store.lookups); so does this one.
-    for statement in lookups.record_names(store.names, store.names.events, "toDate(created_at)"):
+    for statement in lookups.record_stored_names(store.names):
         store.command(statement)
 
 

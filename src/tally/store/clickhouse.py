@@ -50,21 +50,16 @@ class ClickHouseStore(Store):
             return 0
         from clickhouse_connect.driver.external import ExternalData
 
-        def batch() -> Any:
-            # An external table is read once, by the statement it comes with.
-            return ExternalData(
-                file_name="batch.ndjson",
-                data=ndjson,
-                fmt="JSONEachRow",
-                structure=sql.BATCH_STRUCTURE,
-            )
-
+        batch = ExternalData(
+            file_name="batch.ndjson", data=ndjson, fmt="JSONEachRow", structure=sql.BATCH_STRUCTURE
+        )
+        # The names first, then the events (store.lookups); each statement sends the batch.
         for statement in lookups.record_names(self.names, "batch", sql.BATCH_DAY):
-            self._call(self._client.command, statement, external_data=batch())
+            self._call(self._client.command, statement, external_data=batch)
         summary = self._call(
             self._client.command,
             sql.insert_batch(self.names, "batch", dedup_window_s),
-            external_data=batch(),
+            external_data=batch,
         )
         return int(getattr(summary, "written_rows", 0) or 0)
 

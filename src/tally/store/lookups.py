@@ -47,6 +47,11 @@ def record_names(names: Names, source: str, day: str) -> list[str]:
     ]
 
 
+def record_stored_names(names: Names) -> list[str]:
+    """Write the names of every event in the events table (a backfill)."""
+    return record_names(names, names.events, "toDate(created_at)")
+
+
 def create_lookups(names: Names, retention_days: int) -> list[str]:
     """The tables, then the names of the events already stored; safe to repeat after a crash.
 
@@ -65,7 +70,7 @@ def create_lookups(names: Names, retention_days: int) -> list[str]:
             "category_key",
             retention_days,
         ),
-        *record_names(names, names.events, "toDate(created_at)"),
+        *record_stored_names(names),
     ]
 
 

@@ -54,6 +54,11 @@ class Names:
         return f"{self.database}.{self.table}_category_names"
 
     @property
+    def data_tables(self) -> tuple[str, str, str]:
+        """The events table and the lookups written beside it."""
+        return (self.events, self.entity_names, self.category_names)
+
+    @property
     def migrations(self) -> str:
         """The table recording applied schema migrations."""
         return f"{self.database}.tally_schema_migrations"
