@@ -1,12 +1,13 @@
 # Two commands set everything up on a fresh machine with Python >= 3.11:
 #   make demo   the main job on the embedded default (1M synthetic events -> ingest -> flush -> analytics)
 #   make test   the test suite (needs Redis on 127.0.0.1:6379; see README)
+# For development: make check (lint, types, import contracts and the tests that are not slow).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test check lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +23,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# Everything but chaos, browser and load tests (-m "not slow"): the loop while you work.
+check: lint
+	$(BIN)/pytest -m "not slow"
 
 test: $(STAMP) lint
 	$(BIN)/pytest

@@ -10,8 +10,8 @@ import time
 
 from celery import Celery
 
+from tally.jobs import job
 from tally.queue.app import celery_config
-from tally.queue.registry import job
 from tally.settings import Settings
 
 

@@ -29,8 +29,9 @@ import redis
 from rich.console import Console
 from rich.table import Table
 
-from tally.buffer.redis import RedisStreamBuffer, connect
+from tally.buffer.redis import RedisStreamBuffer
 from tally.events.accept import AcceptOptions, accept
+from tally.infra.redis import connect
 from tally.store.chdb import ChdbStore
 from tally.store.flush import flush
 from tally.store.sql import BATCH_STRUCTURE, Names

@@ -62,7 +62,7 @@ def bench_tally(url: str, n: int, m: int) -> dict[str, float]:
     sys.path.insert(0, str(HERE))
     os.environ.update(env_for(url))
     from tally.jobs.record import Status
-    from tally.runtime.core import Runtime
+    from tally.runtime.runtime import Runtime
     from tally.settings import Settings
 
     runtime = Runtime(Settings(), run_tasks=False)
@@ -73,21 +73,21 @@ def bench_tally(url: str, n: int, m: int) -> dict[str, float]:
             task = bar.add_task("tally latency", total=m)
             for _ in range(m):
                 sent = time.time()
-                record, _ = runtime.enqueue("bench.stamp")
-                done = runtime.wait_job(record.job_id, 30)
+                record, _ = runtime.jobs.enqueue("bench.stamp")
+                done = runtime.jobs.wait(record.job_id, 30)
                 latencies.append((float(done.result) - sent) * 1000)
                 bar.advance(task)
             task = bar.add_task("tally throughput", total=n)
             start = time.perf_counter()
             ids = []
             for _ in range(n):
-                ids.append(runtime.enqueue("bench.stamp")[0].job_id)
+                ids.append(runtime.jobs.enqueue("bench.stamp")[0].job_id)
                 bar.advance(task)
             enqueued = time.perf_counter() - start
             while runtime.index.counts("default", time.time()).succeeded_24h < n + m:
                 time.sleep(0.005)
             elapsed = time.perf_counter() - start
-        assert all(runtime.job(j).status is Status.SUCCEEDED for j in ids[-50:])
+        assert all(runtime.jobs.get(j).status is Status.SUCCEEDED for j in ids[-50:])
     finally:
         worker.terminate()
         worker.wait(20)

@@ -41,6 +41,20 @@ def _redis_or_skip() -> None:
 
 _next_db = iter(range(1, 16))
 
+# Marked by where they live (a `pytestmark` in a conftest.py marks nothing): `-m "not slow"`
+# (`make check`) leaves out every chaos, browser and load test.
+_KINDS = {"chaos": ("tests/chaos/",), "browser": ("tests/dashboard/test_browser.py",)}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark chaos and browser tests with their kind and `slow`."""
+    for item in items:
+        where = item.nodeid
+        for kind, prefixes in _KINDS.items():
+            if where.startswith(prefixes):
+                item.add_marker(kind)
+                item.add_marker("slow")
+
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
@@ -250,3 +264,28 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server.start()
     yield server
     server.kill()
+
+
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL database of its own on the machine's server, dropped afterwards."""
+    import uuid
+
+    import psycopg
+
+    name = f"tally_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required in CI and is not answering: {exc}")
+        pytest.skip(f"PostgreSQL is not answering on 127.0.0.1:5432 ({exc})")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -69,8 +69,12 @@ def analytics_key(prefix: str, name: str) -> str:
 
 # One beat process fires schedules; the others wait for this lease (celery#2856).
 BEAT_LEADER_LOCK: Final = f"{PREFIX}:beat:leader"
-# Set when a worker enqueued the start-up analytics run, so N workers starting do not run N.
-ANALYTICS_STARTUP_ONCE: Final = f"{PREFIX}:analytics:startup-run"
+
+
+def startup_once(task: str) -> str:
+    """Set when a worker enqueued a start-up task, so N workers starting do not run it N times."""
+    return f"{PREFIX}:startup:{task}"
+
 
 # Celery's Redis transport keeps one list per (queue, priority step); step 0 is the bare name
 # and is consumed first. Tally's priorities 0-9 (higher first) map onto Celery's 9-0.

@@ -12,9 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from tally.errors import ValidationFailed
-from tally.queue.base import PRIORITY_DEFAULT
-from tally.queue.jobs import public
-from tally.runtime.core import Runtime, embedded_runtime
+from tally.jobs.client import PRIORITY_DEFAULT
+from tally.jobs.record import public
+from tally.runtime.runtime import Runtime, embedded_runtime
 from tally.settings import Mode, Settings
 
 
@@ -75,32 +75,32 @@ class Client:
             "event_id": event_id,
         }
         item = {k: v for k, v in raw.items() if v is not None}
-        result = self.runtime.ingest([item])
+        result = self.runtime.events.ingest([item])
         if result.accepted.rejections:
             r = result.accepted.rejections[0]
             raise ValidationFailed(r.field, r.reason.value, r.message)
         return result.accepted.event_ids[0]
 
-    def flush_events_now(self, wait: bool = True, timeout_s: float = 60.0) -> dict[str, Any]:
+    def flush_events_now(self, *, wait: bool = True, timeout_s: float = 60.0) -> dict[str, Any]:
         """Flush the buffer into the store now (for graceful shutdown or tests)."""
-        return self.runtime.flush(wait, timeout_s)
+        return self.runtime.store.flush(wait=wait, timeout_s=timeout_s)
 
     def get_queue_size(self) -> int:
         """Events waiting in the buffer."""
-        return self.runtime.buffer.size()
+        return self.runtime.events.buffer.size()
 
     def enqueue(self, task: str, /, *, priority: int = PRIORITY_DEFAULT, **kwargs: Any) -> str:
         """Validate and enqueue a job of `task` with these arguments; return its job id."""
-        record, _ = self.runtime.enqueue(task, kwargs=kwargs, priority=priority)
+        record, _ = self.runtime.jobs.enqueue(task, kwargs=kwargs, priority=priority)
         return record.job_id
 
     def job(self, job_id: str) -> dict[str, Any]:
         """A job as the API shows it: status, progress, attempts, result or error."""
-        return public(self.runtime.job(job_id))
+        return public(self.runtime.jobs.get(job_id))
 
     def wait(self, job_id: str, timeout_s: float = 60.0) -> dict[str, Any]:
         """Block until the job finished; return it (JobTimeout after `timeout_s`)."""
-        return public(self.runtime.wait_job(job_id, timeout_s))
+        return public(self.runtime.jobs.wait(job_id, timeout_s))
 
 
 _default: Client | None = None
@@ -128,9 +128,9 @@ def track_event(event_type: str, **fields: Any) -> str:
     return _client().track_event(event_type, **fields)
 
 
-def flush_events_now(wait: bool = True, timeout_s: float = 60.0) -> dict[str, Any]:
+def flush_events_now(*, wait: bool = True, timeout_s: float = 60.0) -> dict[str, Any]:
     """Flush now with the default client."""
-    return _client().flush_events_now(wait, timeout_s)
+    return _client().flush_events_now(wait=wait, timeout_s=timeout_s)
 
 
 def get_queue_size() -> int:

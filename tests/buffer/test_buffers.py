@@ -10,8 +10,9 @@ import redis
 from tally import keys
 from tally.buffer.base import CHUNK_EVENTS, EventBuffer
 from tally.buffer.memory import MemoryBuffer
-from tally.buffer.redis import RedisStreamBuffer, connect
+from tally.buffer.redis import RedisStreamBuffer
 from tally.errors import BufferUnavailable
+from tally.infra.redis import connect
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -33,8 +33,6 @@ from tests.http_jobs import enqueue, enqueue_when_up, get_job
 ROOT = Path(__file__).resolve().parents[2]
 REPORT = ROOT / "build" / "chaos-report.jsonl"
 
-pytestmark = pytest.mark.slow
-
 
 @dataclass
 class Chaos:

@@ -34,7 +34,7 @@ class Poster(threading.Thread):
             for i in range(0, len(self.events), BATCH):
                 self.send(self.events[i : i + BATCH])
                 time.sleep(self.pause_s)
-        except BaseException as exc:  # surfaced by the test
+        except BaseException as exc:  # noqa: BLE001 - surfaced by the test
             self.error = exc
 
     def send(self, batch: list[dict[str, Any]]) -> int:

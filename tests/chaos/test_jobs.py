@@ -8,7 +8,7 @@ from datetime import datetime
 import redis
 
 from tally import keys
-from tally.queue.registry import HARD_LIMIT_GRACE_S
+from tally.jobs.registry import HARD_LIMIT_GRACE_S
 from tests.chaos.conftest import Chaos, broker_unacked, report
 
 JOB_TIMEOUT_S, MARGIN_S, CHECK_S = 12, 5, 1

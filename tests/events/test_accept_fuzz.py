@@ -34,7 +34,10 @@ json_values = st.recursive(
     max_leaves=12,
 )
 times = st.datetimes(
-    min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+    # hypothesis takes naive bounds and attaches `timezones` itself
+    min_value=datetime(1990, 1, 1),  # noqa: DTZ001
+    max_value=datetime(2100, 1, 1),  # noqa: DTZ001
+    timezones=st.just(UTC),
 ).map(lambda d: d.isoformat())
 # Values that are often valid, so that accepted events are common enough to check.
 plausible: dict[str, st.SearchStrategy[Any]] = {

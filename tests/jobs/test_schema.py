@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from tally.errors import ConfigError, ValidationFailed
+from tally.jobs import JobContext
 from tally.jobs.schema import InputSchema
-from tally.queue.progress import JobContext
 
 
 def report(day: date, ctx: JobContext, countries: list[str], limit: int = 10) -> None:

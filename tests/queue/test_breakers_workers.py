@@ -8,7 +8,7 @@ import orjson
 import pytest
 import redis
 
-from tally.breakers import Breakers, specs
+from tally.infra.breakers import Breakers, specs
 from tests.conftest import free_port, wait_until
 from tests.http_events import make_events
 from tests.queue.conftest import Stack

@@ -10,19 +10,21 @@ import pytest
 
 from tally.errors import Conflict, NotFound, TaskUnknown, ValidationFailed
 from tally.jobs.record import Status
-from tally.runtime.core import Runtime, embedded_runtime, stop_embedded
-from tally.settings import Settings
+from tally.runtime.runtime import Runtime, embedded_runtime, stop_embedded
+from tally.settings import AnalyticsSettings, JobsSettings, Settings, StoreSettings
 
 
 @pytest.fixture
 def runtime(tmp_path: Path) -> Iterator[Runtime]:
     settings = Settings(
-        data_dir=tmp_path,
-        breakers={"dbt": {"fail_max": 2, "reset_timeout_s": 2}},
-        analytics_on_startup=False,
-        task_modules="tests.queue.user_tasks",
-        abort_check_s=0.1,
-        scheduler_poll_s=0.1,
+        store=StoreSettings(data_dir=tmp_path),
+        analytics=AnalyticsSettings(on_startup=False),
+        jobs=JobsSettings(
+            breakers={"dbt": {"fail_max": 2, "reset_timeout_s": 2}},
+            task_modules="tests.queue.user_tasks",
+            abort_check_s=0.1,
+            scheduler_poll_s=0.1,
+        ),
     )
     yield embedded_runtime(settings)
     stop_embedded()
@@ -30,35 +32,35 @@ def runtime(tmp_path: Path) -> Iterator[Runtime]:
 
 def test_enqueue_wait_abort_and_history_in_process(runtime: Runtime) -> None:
     # A job runs on the embedded worker threads
-    record, created = runtime.enqueue("test.add", [40], {"b": 2})
+    record, created = runtime.jobs.enqueue("test.add", [40], {"b": 2})
     assert created
-    assert runtime.wait_job(record.job_id, 10).result == 42
+    assert runtime.jobs.wait(record.job_id, 10).result == 42
     # Bad input is refused before anything is enqueued
     with pytest.raises(TaskUnknown):
-        runtime.enqueue("nope")
+        runtime.jobs.enqueue("nope")
     with pytest.raises(ValidationFailed) as err:
-        runtime.enqueue("test.add", kwargs={"a": 1}, priority=12)
+        runtime.jobs.enqueue("test.add", kwargs={"a": 1}, priority=12)
     assert err.value.field == "priority"
     with pytest.raises(NotFound):
-        runtime.job("missing")
+        runtime.jobs.get("missing")
 
     # A running job is stopped by its abort; a finished one cannot be aborted
-    long, _ = runtime.enqueue("test.stubborn", kwargs={"seconds": 30})
+    long, _ = runtime.jobs.enqueue("test.stubborn", kwargs={"seconds": 30})
     _wait_running(runtime, long.job_id)
-    assert runtime.abort(long.job_id) == "aborting"
-    assert runtime.wait_job(long.job_id, 5).status is Status.ABORTED
+    assert runtime.jobs.abort(long.job_id) == "aborting"
+    assert runtime.jobs.wait(long.job_id, 5).status is Status.ABORTED
     with pytest.raises(Conflict):
-        runtime.abort(record.job_id)
+        runtime.jobs.abort(record.job_id)
 
     # A countdown job is held, then runs
-    held, _ = runtime.enqueue("test.add", kwargs={"a": 7}, countdown=1.5)
-    assert runtime.job(held.job_id).eta is not None
-    assert runtime.wait_job(held.job_id, 10).result == 7
+    held, _ = runtime.jobs.enqueue("test.add", kwargs={"a": 7}, countdown=1.5)
+    assert runtime.jobs.get(held.job_id).eta is not None
+    assert runtime.jobs.wait(held.job_id, 10).result == 7
 
-    statuses = {r.job_id: r.status for r in runtime.jobs(None, None, 10)}
+    statuses = {r.job_id: r.status for r in runtime.jobs.recent(None, None, 10)}
     assert statuses[record.job_id] is Status.SUCCEEDED
     assert statuses[long.job_id] is Status.ABORTED
-    default = next(q for q in runtime.queues() if q["name"] == "default")
+    default = next(q for q in runtime.inspector.queues() if q["name"] == "default")
     assert default["succeeded_24h"] == 2
     assert default["aborted_24h"] == 1
 
@@ -67,7 +69,7 @@ def _wait_running(runtime: Runtime, job_id: str) -> None:
     import time
 
     deadline = time.monotonic() + 10
-    while runtime.job(job_id).status is not Status.RUNNING:
+    while runtime.jobs.get(job_id).status is not Status.RUNNING:
         assert time.monotonic() < deadline, "job did not start"
         time.sleep(0.05)
 
@@ -93,13 +95,13 @@ def test_a_job_declaring_an_open_breaker_is_deferred_without_using_its_try(
         with pytest.raises(OSError, match="dbt is down"), runtime.breakers.guard("dbt"):
             raise OSError("dbt is down")
     # When a job that goes through it is enqueued (one try only)
-    record, _ = runtime.enqueue("test.guarded", kwargs={"value": 7})
+    record, _ = runtime.jobs.enqueue("test.guarded", kwargs={"value": 7})
     # Then it waits as deferred, then runs as the trial once the breaker half-opens
     deadline = time.monotonic() + 5
-    while runtime.job(record.job_id).status is not Status.RETRYING:
-        assert time.monotonic() < deadline, runtime.job(record.job_id)
+    while runtime.jobs.get(record.job_id).status is not Status.RETRYING:
+        assert time.monotonic() < deadline, runtime.jobs.get(record.job_id)
         time.sleep(0.05)
-    assert "deferred" in (runtime.job(record.job_id).error or "")
-    done = runtime.wait_job(record.job_id, 15)
+    assert "deferred" in (runtime.jobs.get(record.job_id).error or "")
+    done = runtime.jobs.wait(record.job_id, 15)
     assert (done.status, done.result, done.attempts) == (Status.SUCCEEDED, 7, 1)
     assert next(b for b in runtime.breakers.states() if b["name"] == "dbt")["state"] == "closed"

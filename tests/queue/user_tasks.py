@@ -7,8 +7,7 @@ import time
 
 import redis
 
-from tally.queue.progress import JobContext, report_progress
-from tally.queue.registry import job
+from tally.jobs import JobContext, job, report_progress
 
 
 def _log(redis_url: str, key: str, value: str) -> None:

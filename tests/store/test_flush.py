@@ -11,8 +11,9 @@ import pytest
 
 from tally.buffer.base import EventBuffer
 from tally.buffer.memory import MemoryBuffer
-from tally.buffer.redis import RedisStreamBuffer, connect
+from tally.buffer.redis import RedisStreamBuffer
 from tally.events.accept import AcceptOptions, accept
+from tally.infra.redis import connect
 from tally.store.chdb import ChdbStore
 from tally.store.flush import flush
 from tally.store.sql import Names

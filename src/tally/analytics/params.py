@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
 from tally.errors import ValidationFailed
-from tally.settings import Settings
+from tally.settings import AnalyticsSettings
 
 # Seed 000's weights; event types not listed weigh 0.
 DEFAULT_WEIGHTS: Final[dict[str, float]] = {
@@ -56,11 +56,9 @@ class AnalyticsParams:
         return asdict(self)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> AnalyticsParams:
+    def from_settings(cls, settings: AnalyticsSettings) -> AnalyticsParams:
         """The deployment's parameters (TALLY_ANALYTICS_WEIGHTS, TALLY_TOP_N, ...)."""
-        weights = (
-            DEFAULT_WEIGHTS if settings.analytics_weights is None else settings.analytics_weights
-        )
+        weights = DEFAULT_WEIGHTS if settings.weights is None else settings.weights
         return cls(
             weights=dict(weights),
             time_decay_days=settings.time_decay_days,

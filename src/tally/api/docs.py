@@ -27,6 +27,9 @@ class ErrorDetail(BaseModel):
     reason: str = Field(examples=["invalid_field"])
     message: str
     field: str | None = Field(default=None, examples=["as_of"])
+    service: str | None = Field(
+        default=None, examples=["redis"], description="the unavailable service, on a 503"
+    )
     status: str | None = Field(default=None, description="the job's status, on a 409")
 
 

@@ -25,34 +25,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(TallyError)
     async def tally_error(_: Request, exc: TallyError) -> JSONResponse:
-        if isinstance(exc, PayloadTooLarge):
-            return _error(413, exc.reason, exc.message, field=exc.field)
-        if isinstance(exc, ValidationFailed):
-            return _error(422, exc.reason, exc.message, field=exc.field)
-        if isinstance(exc, RateLimited):
-            return _error(
-                429,
-                "rate_limited",
-                str(exc),
-                headers={"Retry-After": str(exc.retry_after_s)},
-            )
-        if isinstance(exc, NotFound):
-            return _error(404, "not_found", str(exc))
-        if isinstance(exc, Conflict):
-            body = {"error": {"reason": "conflict", "message": str(exc), "status": exc.status}}
-            return JSONResponse(status_code=409, content=body)
-        if isinstance(exc, UnavailableError):
-            return _error(
-                503,
-                "unavailable",
-                f"{exc.service} is unavailable: {exc.message}",
-                headers={"Retry-After": "5"},
-            )
-        if isinstance(exc, JobTimeout):
-            return _error(504, "job_timeout", str(exc))
-        if isinstance(exc, JobError):
-            return _error(502, "job_failed", str(exc))
-        return _error(500, "internal", str(exc))
+        return tally_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -81,9 +54,46 @@ def _error(
     message: str,
     *,
     field: str | None = None,
+    service: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    body: dict[str, object] = {"error": {"reason": reason, "message": message}}
+    detail: dict[str, object] = {"reason": reason}
     if field is not None:
-        body["error"] = {"reason": reason, "field": field, "message": message}
-    return JSONResponse(status_code=status, content=body, headers=headers)
+        detail["field"] = field
+    if service is not None:
+        detail["service"] = service
+    detail["message"] = message
+    return JSONResponse(status_code=status, content={"error": detail}, headers=headers)
+
+
+def tally_response(exc: TallyError) -> JSONResponse:
+    """The HTTP answer for one of Tally's errors: its status, reason and message."""
+    if isinstance(exc, PayloadTooLarge):
+        return _error(413, exc.reason, exc.message, field=exc.field)
+    if isinstance(exc, ValidationFailed):
+        return _error(422, exc.reason, exc.message, field=exc.field)
+    if isinstance(exc, RateLimited):
+        return _error(
+            429,
+            "rate_limited",
+            str(exc),
+            headers={"Retry-After": str(exc.retry_after_s)},
+        )
+    if isinstance(exc, NotFound):
+        return _error(404, "not_found", str(exc))
+    if isinstance(exc, Conflict):
+        body = {"error": {"reason": "conflict", "message": str(exc), "status": exc.status}}
+        return JSONResponse(status_code=409, content=body)
+    if isinstance(exc, UnavailableError):
+        return _error(
+            503,
+            "unavailable",
+            f"{exc.service} is unavailable: {exc.message}",
+            service=exc.service,
+            headers={"Retry-After": "5"},
+        )
+    if isinstance(exc, JobTimeout):
+        return _error(504, "job_timeout", str(exc))
+    if isinstance(exc, JobError):
+        return _error(502, "job_failed", str(exc))
+    return _error(500, "internal", str(exc))

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -14,16 +12,10 @@ from redis.exceptions import ResponseError
 from tally import keys
 from tally.buffer.base import CHUNK_EVENTS, Batch, EventBuffer, FlushLock, chunked
 from tally.errors import BufferUnavailable
+from tally.infra.redis import RedisLease, redis_errors
 
 T = TypeVar("T")
 
-# Compare-and-expire / compare-and-delete: only the holder's token may touch the lease.
-LEASE_REFRESH = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-  return redis.call('pexpire', KEYS[1], ARGV[2])
-end
-return 0
-"""
 # Ack, delete (keeps the stream bounded by what is not yet stored) and count down, in one
 # atomic step; only entries this call really acknowledged are counted, so the event
 # counter stays exact even if two flushers ever ack the same entry.
@@ -38,53 +30,23 @@ end
 if done > 0 then redis.call('decrby', KEYS[2], done) end
 return done
 """
-LEASE_RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
-"""
-
-
-def connect(url: str, timeout_s: float) -> redis.Redis:
-    """A Redis client with bounded timeouts, so a dead Redis fails fast instead of hanging."""
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=timeout_s,
-        socket_connect_timeout=timeout_s,
-        health_check_interval=15,
-        retry_on_timeout=False,
-    )
 
 
 def guard(fn: Callable[[], T]) -> T:
-    """Run a Redis call; connection trouble becomes BufferUnavailable (503 at the API)."""
-    try:
+    """Run a buffer call; Redis errors become BufferUnavailable (503 at the API)."""
+    with redis_errors("event buffer", BufferUnavailable):
         return fn()
-    except redis.ConnectionError as exc:
-        raise BufferUnavailable(f"cannot reach Redis ({type(exc).__name__})") from None
-    except redis.TimeoutError:
-        raise BufferUnavailable("Redis did not answer in time") from None
-    except redis.exceptions.BusyLoadingError:
-        raise BufferUnavailable("Redis is loading its data set") from None
 
 
 class _RedisLock(FlushLock):
-    def __init__(self, client: redis.Redis, token: str, ttl_ms: int) -> None:
-        self._client = client
-        self._token = token
-        self._ttl_ms = ttl_ms
+    def __init__(self, lease: RedisLease) -> None:
+        self._lease = lease
 
     def refresh(self) -> bool:
-        return bool(
-            guard(
-                lambda: self._client.eval(
-                    LEASE_REFRESH, 1, keys.FLUSH_LOCK, self._token, self._ttl_ms
-                )
-            )
-        )
+        return self._lease.refresh()
 
     def release(self) -> None:
-        with contextlib.suppress(redis.RedisError):  # the lease expires on its own anyway
-            self._client.eval(LEASE_RELEASE, 1, keys.FLUSH_LOCK, self._token)
+        self._lease.release()
 
 
 class RedisStreamBuffer(EventBuffer):
@@ -211,10 +173,8 @@ class RedisStreamBuffer(EventBuffer):
         guard(lambda: self._ack_script(keys=keys_, args=args))
 
     def acquire_flush_lock(self, ttl_s: float) -> FlushLock | None:
-        token = uuid.uuid4().hex
-        ttl_ms = int(ttl_s * 1000)
-        got = guard(lambda: self._r.set(keys.FLUSH_LOCK, token, nx=True, px=ttl_ms))
-        return _RedisLock(self._r, token, ttl_ms) if got else None
+        lease = RedisLease(self._r, keys.FLUSH_LOCK, ttl_s)
+        return _RedisLock(lease) if lease.acquire() else None
 
     def request_flush(self, debounce_s: float) -> bool:
         return bool(
@@ -228,8 +188,8 @@ class RedisStreamBuffer(EventBuffer):
 
     def ping(self) -> bool:
         try:
-            return bool(self._r.ping())
-        except redis.RedisError:
+            return bool(guard(self._r.ping))
+        except BufferUnavailable:
             return False
 
     def close(self) -> None:

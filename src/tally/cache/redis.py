@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import TypeVar
+from collections.abc import Mapping
 
 import redis
 
 from tally.cache.base import ResultCache
-from tally.errors import UnavailableError
-
-T = TypeVar("T")
+from tally.infra.redis import call
 
 
 class RedisCache(ResultCache):
@@ -29,23 +26,14 @@ class RedisCache(ResultCache):
                     pipe.set(key, value, ex=ttl_s)
                 pipe.execute()
 
-        _guard(write)
+        call("result cache", write)
 
     def get(self, key: str) -> str | None:
-        raw = _guard(lambda: self._client.get(key))
+        raw = call("result cache", lambda: self._client.get(key))
         if raw is None:
             return None
         return raw.decode() if isinstance(raw, bytes) else str(raw)
 
     def ttl_s(self, key: str) -> float | None:
-        left = int(_guard(lambda: self._client.pttl(key)))
+        left = int(call("result cache", lambda: self._client.pttl(key)))
         return left / 1000 if left >= 0 else None
-
-
-def _guard(fn: Callable[[], T]) -> T:
-    try:
-        return fn()
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
-        raise UnavailableError(
-            "redis", f"result cache unreachable ({type(exc).__name__})"
-        ) from None

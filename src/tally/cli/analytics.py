@@ -9,9 +9,9 @@ from rich.table import Table
 
 from tally.cli.common import console, kv_table
 from tally.cli.follow import follow
-from tally.cli.ops import session
+from tally.cli.session import session
 from tally.errors import JobError
-from tally.runtime.core import Runtime
+from tally.runtime.runtime import Runtime
 from tally.settings import Mode
 
 analytics_app = typer.Typer(help="Popularity and trending (SPEC §4).", no_args_is_help=True)
@@ -32,7 +32,7 @@ def run(
     with session() as runtime:
         # Embedded: the run happens in this process, so there is nothing to come back to.
         wait = wait or runtime.mode is Mode.EMBEDDED
-        queued = runtime.analytics_run(as_of, wait=False, timeout_s=timeout)
+        queued = runtime.analytics.run(as_of, wait=False, timeout_s=timeout)
         if not wait:
             console.print(kv_table("analytics run queued", queued))
             return
@@ -60,7 +60,7 @@ def show(
 ) -> None:
     """Print the published results."""
     with session() as runtime:
-        payload = runtime.analytics_results(metric, by, group, limit)
+        payload = runtime.analytics.results(metric, by, group, limit)
     console.print(results_table(metric, by, payload["groups"]))
     console.print(f"as of {payload['as_of']}, generated {payload['generated_at']}")
 
@@ -69,7 +69,7 @@ def show(
 def metadata() -> None:
     """Print the last run's metadata."""
     with session() as runtime:
-        meta = runtime.analytics_metadata()
+        meta = runtime.analytics.metadata()
     console.print(kv_table("last analytics run", _summary(meta)))
 
 
@@ -116,10 +116,10 @@ def results_table(
 def print_top(runtime: Runtime, *, groups_per_dimension: int, rows: int) -> None:
     """Top popular and trending entities for the largest few countries and categories."""
     for by in ("country", "category"):
-        totals = runtime.analytics_results("popularity", by, None, rows).get("totals", {})
+        totals = runtime.analytics.results("popularity", by, None, rows).get("totals", {})
         biggest = sorted(totals, key=lambda g: -totals[g]["events"])[:groups_per_dimension]
         for metric in ("popularity", "trending"):
-            payload = runtime.analytics_results(metric, by, None, rows)
+            payload = runtime.analytics.results(metric, by, None, rows)
             shown = {g: payload["groups"][g] for g in biggest if g in payload["groups"]}
             title = f"{metric} by {by} (top {rows}, {len(shown)} largest {by} groups)"
             console.print(results_table(metric, by, shown, title))

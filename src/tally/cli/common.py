@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 import orjson
 import typer
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
@@ -30,6 +31,8 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         lines = [f"  {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
         fail("invalid configuration:\n" + "\n".join(lines))
+    except SettingsError as exc:  # a JSON setting that does not parse
+        fail(f"invalid configuration: {exc}")
 
 
 # Attributes every LogRecord has; the rest came from `extra=` and go into JSON lines.
@@ -72,7 +75,7 @@ def setup_logging(level: str, fmt: str = "auto") -> None:
             else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
         )
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
-    logging.captureWarnings(True)  # library warnings become records in the same format
+    logging.captureWarnings(True)  # noqa: FBT003 - the stdlib's signature; library warnings become records in the same format
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -103,7 +106,7 @@ def kv_table(title: str, rows: dict[str, Any]) -> Table:
 def print_banner(settings: Settings) -> None:
     """Say the mode loudly at start-up (SPEC §1); one JSON record when logs are JSON."""
     info = settings.describe()
-    if settings.log_format == "json":
+    if settings.log.format == "json":
         logging.getLogger("tally").info(
             "Tally in %s mode", info["mode"], extra={"event": "start", **info}
         )

@@ -20,7 +20,7 @@ from rich.progress import (
 from tally.cli.analytics import print_top
 from tally.cli.common import console, fail, friendly_errors, kv_table, load_settings, print_banner
 from tally.cli.follow import track
-from tally.runtime.core import Runtime, embedded_runtime, stop_embedded
+from tally.runtime.runtime import Runtime, embedded_runtime, stop_embedded
 from tally.settings import Mode
 
 EVENT_TYPES = (
@@ -146,7 +146,7 @@ def demo(
                 task = progress.add_task("ingest", total=len(generated))
                 accepted = 0
                 for start in range(0, len(generated), batch):
-                    result = runtime.ingest(generated[start : start + batch])
+                    result = runtime.events.ingest(generated[start : start + batch])
                     accepted += result.accepted.accepted
                     progress.advance(task, min(batch, len(generated) - start))
                 del generated
@@ -156,8 +156,8 @@ def demo(
                 t0 = time.perf_counter()
                 task = progress.add_task("flush", total=accepted)
                 while True:  # size-triggered flushes may still be running beside this one
-                    runtime.flush(wait=True, timeout_s=600)
-                    waiting = runtime.buffer.size()
+                    runtime.store.flush(wait=True, timeout_s=600)
+                    waiting = runtime.events.buffer.size()
                     progress.update(task, completed=accepted - waiting)
                     if waiting == 0:
                         break
@@ -166,13 +166,13 @@ def demo(
 
                 t0 = time.perf_counter()
                 task = progress.add_task("analytics", total=100)
-                job = runtime.analytics_run(None, wait=False, timeout_s=600)
+                job = runtime.analytics.run(None, wait=False, timeout_s=600)
                 metadata = _follow(runtime, str(job["job_id"]), progress, task)
                 timings["analytics"] = (
                     f"{time.perf_counter() - t0:.2f} s "
                     f"({metadata['events_scanned']:,} events, query {metadata['duration_ms']} ms)"
                 )
-            stats = runtime.store_stats(60)
+            stats = runtime.store.stats(60)
             print_top(runtime, groups_per_dimension=3, rows=5)
         finally:
             stop_embedded()

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from tally.cli.common import console
 from tally.errors import JobTimeout
 from tally.jobs.record import FINAL, JobRecord
-from tally.runtime.core import Runtime
+from tally.runtime.runtime import Runtime
 
 
 def track(
@@ -23,7 +23,7 @@ def track(
     """Poll a job, reporting (pct, message) as it moves; return its final record."""
     deadline = time.monotonic() + timeout_s
     while True:
-        record = runtime.job(job_id)
+        record = runtime.jobs.get(job_id)
         if record.status in FINAL:
             if record.status.value == "succeeded":
                 on_progress(100, "done")

@@ -10,10 +10,9 @@ from rich.table import Table
 
 from tally.cli.common import console, fail, kv_table
 from tally.cli.follow import follow
-from tally.cli.ops import session
+from tally.cli.session import session
 from tally.errors import ValidationFailed
-from tally.jobs.record import JobRecord, Status
-from tally.queue.jobs import public
+from tally.jobs.record import JobRecord, Status, public
 
 
 def parse_args(pairs: list[str]) -> dict[str, Any]:
@@ -42,7 +41,7 @@ def enqueue(
 ) -> None:
     """Enqueue a job; with --wait, show its progress and result."""
     with session() as runtime:
-        record, created = runtime.enqueue(
+        record, created = runtime.jobs.enqueue(
             task, kwargs=parse_args(arg or []), priority=priority, queue=queue,
             countdown=countdown, job_id=job_id,
         )  # fmt: skip
@@ -60,14 +59,14 @@ def enqueue(
 def job(job_id: Annotated[str, typer.Argument(help="job id")]) -> None:
     """Show one job."""
     with session() as runtime:
-        record = runtime.job(job_id)
+        record = runtime.jobs.get(job_id)
     _print_job(record)
 
 
 def abort(job_id: Annotated[str, typer.Argument(help="job id")]) -> None:
     """Abort a job (a waiting one never runs; a running one is stopped)."""
     with session() as runtime:
-        status = runtime.abort(job_id)
+        status = runtime.jobs.abort(job_id)
     console.print(f"job {job_id}: {status}")
 
 
@@ -78,7 +77,7 @@ def jobs(
 ) -> None:
     """Recent jobs, newest first."""
     with session() as runtime:
-        rows = runtime.jobs(status, task, limit)
+        rows = runtime.jobs.recent(status, task, limit)
     table = Table(title=f"jobs ({len(rows)})", title_justify="left")
     for column in ("job id", "task", "queue", "status", "progress", "attempts", "created"):
         table.add_column(column)
@@ -99,7 +98,7 @@ def jobs(
 def tasks() -> None:
     """Registered tasks."""
     with session() as runtime:
-        rows = runtime.tasks()
+        rows = runtime.inspector.tasks()
     table = Table(title="tasks", title_justify="left")
     for column in ("name", "queue", "arguments", "description"):
         table.add_column(column)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from tally.tokens import token_ok
+from tally.infra.tokens import token_ok
 
 COOKIE = "tally_token"
 
@@ -22,4 +22,4 @@ def can_change(request: Request) -> bool:
 
 def can_read(request: Request) -> bool:
     """Read-only pages: with a token, or by anyone when TALLY_DASHBOARD_PUBLIC is set."""
-    return bool(request.app.state.runtime.settings.dashboard_public) or can_change(request)
+    return bool(request.app.state.runtime.settings.dashboard.public) or can_change(request)

@@ -9,6 +9,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tally.errors import TallyError
+
 log = logging.getLogger("tally.dashboard")
 
 KEEP_S = 3600.0
@@ -47,8 +49,8 @@ class History:
         """Take one sample now (Redis down: skipped)."""
         try:
             s = self._read()
-        except Exception as exc:
-            log.debug("history sample skipped: %s", type(exc).__name__)
+        except TallyError as exc:
+            log.debug("history sample skipped: %s", exc)
             return
         with self._lock:
             self._samples.append(s)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -107,4 +108,17 @@ def encode_fields(values: dict[str, Any]) -> dict[str, str]:
             out[name] = value.value
         else:
             out[name] = str(value)
+    return out
+
+
+def iso(ts: float | None) -> str | None:
+    """A timestamp as ISO 8601 UTC."""
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+def public(record: JobRecord) -> dict[str, Any]:
+    """A job in the API's shape: SPEC §5 fields, timestamps in ISO 8601."""
+    out = record.public()
+    for name in ("created_at", "started_at", "finished_at", "eta"):
+        out[name] = iso(out[name])
     return out

@@ -9,7 +9,7 @@ import orjson
 import redis
 
 from tally import keys
-from tally.errors import UnavailableError
+from tally.infra.redis import redis_errors
 from tally.jobs.base import DAY_S, JobIndex, QueueCounts, Retention
 from tally.jobs.record import FINAL, JobRecord, Status, encode_fields
 
@@ -156,10 +156,7 @@ class RedisJobIndex(JobIndex):
             orjson.dumps(dispatch).decode() if held else "",
             *_flat(record.to_fields()),
         ]
-        try:
-            created = self._create(keys=[keys.job(record.job_id)], args=argv)
-        except redis.RedisError as exc:
-            raise UnavailableError("redis", f"job index: {type(exc).__name__}") from None
+        created = self._call(self._create, keys=[keys.job(record.job_id)], args=argv)
         if created:
             return record, True
         existing = self.get(record.job_id)
@@ -283,10 +280,8 @@ class RedisJobIndex(JobIndex):
         return QueueCounts(int(running), int(held), int(ok), int(failed), int(aborted))
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
+        with redis_errors("job index"):
             return fn(*args, **kwargs)
-        except redis.RedisError as exc:
-            raise UnavailableError("redis", f"job index: {type(exc).__name__}") from None
 
 
 def _flat(fields: dict[str, str]) -> list[str]:

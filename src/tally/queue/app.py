@@ -8,12 +8,12 @@ from typing import Any
 from kombu import Queue
 
 from tally import keys
-from tally.breakers import Breakers
+from tally.infra.breakers import Breakers
 from tally.jobs.base import JobIndex
+from tally.jobs.registry import HARD_LIMIT_GRACE_S, REGISTRY, import_task_modules, limits
+from tally.jobs.resources import Resources
 from tally.queue.base import TallyCelery
-from tally.queue.context import TaskContext
-from tally.queue.registry import HARD_LIMIT_GRACE_S, REGISTRY, import_task_modules, limits
-from tally.queue.schedule import beat_schedule
+from tally.queue.beat import beat_schedule
 from tally.queue.transport import TRANSPORT_PATH
 from tally.settings import Settings
 
@@ -23,8 +23,8 @@ ETA_TASKS_IN_MEMORY = 1000
 
 def hard_limit_s(settings: Settings) -> int:
     """The longest hard time limit of any registered task."""
-    hard = [limits(spec, settings)[1] for spec in REGISTRY.values()]
-    return max(hard, default=settings.job_timeout_s + HARD_LIMIT_GRACE_S)
+    hard = [limits(spec, settings.jobs)[1] for spec in REGISTRY.values()]
+    return max(hard, default=settings.jobs.timeout_s + HARD_LIMIT_GRACE_S)
 
 
 def visibility_timeout_s(settings: Settings) -> int:
@@ -34,12 +34,13 @@ def visibility_timeout_s(settings: Settings) -> int:
     at most `visibility_timeout_s + redelivery_check_s` after it was delivered, once a
     worker runs. It must exceed the longest hard limit, or a long job runs twice (#5935).
     """
-    return hard_limit_s(settings) + settings.visibility_margin_s
+    return hard_limit_s(settings) + settings.jobs.visibility_margin_s
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
     """Celery settings for the mode in force; each line says why it is there."""
-    redis_url = settings.broker_redis_url()
+    jobs, redis_timeout_s = settings.jobs, settings.redis.timeout_s
+    redis_url = settings.redis.url_in_force()
     conf: dict[str, Any] = {
         # JSON only: pickle would let whoever can write to Redis run code in the workers.
         "task_serializer": "json",
@@ -58,13 +59,13 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # With acks_late, tasks running when the broker connection drops are cancelled and
         # re-delivered rather than finishing into a channel that can no longer ack them.
         "worker_cancel_long_running_tasks_on_connection_loss": True,
-        "task_soft_time_limit": settings.job_timeout_s,
-        "task_time_limit": settings.job_timeout_s + HARD_LIMIT_GRACE_S,
+        "task_soft_time_limit": jobs.timeout_s,
+        "task_time_limit": jobs.timeout_s + HARD_LIMIT_GRACE_S,
         # Tally's job index records start, progress, result and error (with a TTL); Celery's
         # result backend is left unwritten, so it cannot grow keys without TTL (#7801).
         "task_ignore_result": True,
         "task_track_started": False,
-        "result_expires": timedelta(seconds=settings.result_expires_s),
+        "result_expires": timedelta(seconds=jobs.result_expires_s),
         # Delays above a second wait in Redis (the job index) and are sent when due; what is
         # left in worker memory is bounded.
         "worker_eta_task_limit": ETA_TASKS_IN_MEMORY,
@@ -73,7 +74,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "broker_connection_retry": True,
         "broker_connection_max_retries": None,
         # Callers (the API) fail fast with 503 instead of hanging when Redis is down.
-        "broker_connection_timeout": settings.redis_timeout_s,
+        "broker_connection_timeout": redis_timeout_s,
         "task_queues": [Queue(name) for name in keys.QUEUES],
         "task_default_queue": keys.DEFAULT_QUEUE,
         "task_routes": {name: {"queue": spec.queue} for name, spec in REGISTRY.items()},
@@ -86,8 +87,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_redirect_stdouts": False,
         "beat_schedule": beat_schedule(settings),
         # Beat wakes at least this often, so the leader refreshes its lease in time.
-        "beat_max_loop_interval": max(1.0, settings.beat_lock_ttl_s / 3),
-        "tally_beat_lock_ttl_s": settings.beat_lock_ttl_s,
+        "beat_max_loop_interval": max(1.0, jobs.beat_lock_ttl_s / 3),
+        "tally_beat_lock_ttl_s": jobs.beat_lock_ttl_s,
     }
     if redis_url:
         transport = {
@@ -96,10 +97,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "visibility_timeout": visibility_timeout_s(settings),
             # Workers sweep for messages past their visibility timeout this often, with no
             # throttle; kombu's default (10 s x 10) adds up to 100 s to every re-delivery.
-            "unacked_restore_interval": settings.redelivery_check_s,
+            "unacked_restore_interval": jobs.redelivery_check_s,
             "unacked_restore_throttle": 1,
-            "socket_timeout": settings.redis_timeout_s,
-            "socket_connect_timeout": settings.redis_timeout_s,
+            "socket_timeout": redis_timeout_s,
+            "socket_connect_timeout": redis_timeout_s,
             "retry_on_timeout": True,
             "priority_steps": list(keys.PRIORITY_STEPS),
             "sep": keys.BROKER_PRIORITY_SEP,
@@ -115,8 +116,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             result_backend=redis_url,
             broker_transport_options=transport,
             result_backend_transport_options={"retry_policy": {"timeout": 5.0}},
-            redis_socket_timeout=settings.redis_timeout_s,
-            redis_socket_connect_timeout=settings.redis_timeout_s,
+            redis_socket_timeout=redis_timeout_s,
+            redis_socket_connect_timeout=redis_timeout_s,
             redis_retry_on_timeout=True,
             redis_backend_health_check_interval=15,
         )
@@ -128,7 +129,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             # be per thread, and the caller would never see the worker thread's result.
             result_backend_thread_safe=True,
             # The in-memory transport polls; its 1 s default gives ~1 s latency per job.
-            broker_transport_options={"polling_interval": settings.embedded_poll_interval_s},
+            broker_transport_options={"polling_interval": jobs.embedded_poll_interval_s},
         )
     return conf
 
@@ -137,16 +138,20 @@ def create_app(
     settings: Settings,
     index: JobIndex,
     breakers: Breakers,
-    context: TaskContext | None = None,
+    *,
+    task_modules: list[str],
+    resources: Resources | None = None,
 ) -> TallyCelery:
-    """A Celery app for `settings`, with the built-in and the user's tasks registered."""
-    from tally.queue import runner, signals, tasks
+    """A Celery app for `settings` with the tasks of `task_modules` registered.
 
-    _ = tasks  # imported for its @job registrations
-    import_task_modules(settings.task_module_list())
+    `resources`: the services this process offers its jobs (None: it runs no job).
+    """
+    from tally.queue.worker import runner, signals
+
+    import_task_modules(task_modules)
     app = TallyCelery("tally", set_as_current=False)
     app.config_from_object(celery_config(settings))
-    app.tally = context
+    app.resources = resources
     app.index = index
     app.breakers = breakers
     app.settings = settings

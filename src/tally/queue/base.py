@@ -13,11 +13,12 @@ import orjson
 from celery import Celery
 from celery.result import AsyncResult
 
-from tally.breakers import Breakers
+from tally.infra.breakers import Breakers
 from tally.jobs.base import JobIndex
+from tally.jobs.client import PRIORITY_DEFAULT, PRIORITY_MAX
 from tally.jobs.record import JobRecord, Status
-from tally.queue.context import TaskContext
-from tally.queue.watchdog import Watchdog
+from tally.jobs.resources import Resources
+from tally.queue.worker.watchdog import Watchdog
 from tally.settings import Settings
 
 # Above this delay a retry or a countdown waits in Redis (the job index), not in a
@@ -26,7 +27,6 @@ from tally.settings import Settings
 HOLD_AFTER_S = 1.0
 # Canvas options a held message could not carry; such a message keeps Celery's own eta.
 _CANVAS = ("link", "link_error", "chord", "chain", "group_id")
-PRIORITY_MIN, PRIORITY_MAX, PRIORITY_DEFAULT = 0, 9, 5
 
 
 def celery_priority(priority: int) -> int:
@@ -55,26 +55,20 @@ def max_attempts_of(task: Any) -> int:
 
 
 class TallyCelery(Celery):
-    """A Celery app that carries the process's task context and the job index."""
+    """A Celery app that carries the services its jobs use and the job index."""
 
-    tally: TaskContext | None = None
+    resources: Resources | None = None
     index: JobIndex
     breakers: Breakers
     settings: Settings
     _watchdog: Watchdog | None = None
     _watchdog_lock = threading.Lock()
 
-    def context(self) -> TaskContext:
-        """The task context of this process; set by the entry point that runs tasks."""
-        if self.tally is None:
-            raise RuntimeError("no task context: this process does not run tasks")
-        return self.tally
-
     def watchdog(self) -> Watchdog:
         """This process's watchdog (a forked pool child starts its own)."""
         with self._watchdog_lock:
             if self._watchdog is None or self._watchdog.pid != os.getpid():
-                self._watchdog = Watchdog(self.index, self.settings.abort_check_s)
+                self._watchdog = Watchdog(self.index, self.settings.jobs.abort_check_s)
             return self._watchdog
 
     def send_task(  # type: ignore[override]

@@ -17,6 +17,7 @@ from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
 from tally import keys
 from tally.errors import JobRequeued
 from tally.queue.base import TallyCelery
+from tally.queue.inspect import broker_depths, due_held
 
 log = logging.getLogger("tally.engine")
 
@@ -85,7 +86,7 @@ def run_flower(app: TallyCelery, *, address: str, port: int, basic_auth: str) ->
 def run_beat(app: TallyCelery, schedule_path: Path, loglevel: str) -> None:
     """Run the scheduler in this process."""
     schedule_path.parent.mkdir(parents=True, exist_ok=True)
-    from tally.queue.schedule import LeaderScheduler
+    from tally.queue.beat import LeaderScheduler
 
     scheduler: Any = LeaderScheduler  # Celery accepts the class; its stubs say only str
     app.Beat(schedule=str(schedule_path), loglevel=loglevel, scheduler=scheduler).run()
@@ -142,9 +143,5 @@ def worker_idle(app: TallyCelery, client: redis.Redis, queues: list[str]) -> boo
 
     if state.active_requests or state.reserved_requests or app.watchdog().running():
         return False
-    with client.pipeline(transaction=False) as pipe:
-        for queue in queues:
-            for key in keys.broker_queue_keys(queue):
-                pipe.llen(key)
-            pipe.zcount(keys.jobs_scheduled(queue), "-inf", time.time())
-        return sum(int(n) for n in pipe.execute()) == 0
+    ready = sum(broker_depths(client, queues).values())
+    return ready + due_held(client, queues, time.time()) == 0

@@ -22,7 +22,8 @@ from kombu.transport import redis as kombu_redis
 class Channel(kombu_redis.Channel):
     """A Redis channel that reports a closed connection as a connection error."""
 
-    def _connparams(self, asynchronous: bool = False) -> dict[str, Any]:
+    # kombu's signature, boolean positional and all
+    def _connparams(self, asynchronous: bool = False) -> dict[str, Any]:  # noqa: FBT001, FBT002
         if self.connection.client is None:
             raise redis.exceptions.ConnectionError("the broker connection is already closed")
         params: dict[str, Any] = super()._connparams(asynchronous)  # type: ignore[misc]

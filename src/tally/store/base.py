@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from tally.errors import TallyError
 from tally.store import sql
 from tally.store.sql import Names
 
@@ -72,7 +73,7 @@ class Store(ABC):
         """True when the store answers a trivial query."""
         try:
             return bool(self.query("SELECT 1 AS ok")[0]["ok"] == 1)
-        except Exception:
+        except TallyError:
             return False
 
     def close(self) -> None:  # noqa: B027 - optional hook

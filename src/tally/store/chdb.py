@@ -13,6 +13,7 @@ import orjson
 from tally.errors import StoreError, StoreLocked, StoreUnavailable
 from tally.store import lookups, migrations, sql
 from tally.store.base import Store
+from tally.store.errors import clickhouse_errors
 
 
 class ChdbStore(Store):
@@ -44,22 +45,20 @@ class ChdbStore(Store):
         import chdb
 
         try:
-            connect: Any = chdb.connect  # chdb ships no type hints
-            self._conn = connect(f"file:{path}")
-        except Exception as exc:
+            with clickhouse_errors(f"cannot open chDB at {path}"):
+                connect: Any = chdb.connect  # chdb ships no type hints
+                self._conn = connect(f"file:{path}")
+        except StoreError as exc:
             self._release()
-            raise StoreUnavailable(f"cannot open chDB at {path}: {exc}") from None
+            raise StoreUnavailable(str(exc)) from None
         # One connection, many worker threads: chDB queries are serialised here.
         self._guard = threading.Lock()
         self._stage_file = path / ".flush-batch.ndjson"
         self._stage_ready = False
 
     def _run(self, statement: str, fmt: str, params: dict[str, Any] | None = None) -> Any:
-        try:
-            with self._guard:
-                return self._conn.query(statement, fmt, params=params or {})
-        except Exception as exc:
-            raise StoreError(_first_line(exc)) from None
+        with clickhouse_errors(), self._guard:
+            return self._conn.query(statement, fmt, params=params or {})
 
     def upgrade(self) -> list[str]:
         return migrations.upgrade(self, self.names, self.retention_days)
@@ -80,7 +79,7 @@ class ChdbStore(Store):
         # staging parses once. Measured ~1.4x faster than pyarrow in bench/ingest.py.
         # The file and the stage are one per store: both are used and removed under the lock,
         # so another thread's insert never finds this batch's file, nor loses its own.
-        with self._guard:
+        with self._guard, clickhouse_errors():
             try:
                 self._stage_file.write_bytes(ndjson)
                 if not self._stage_ready:
@@ -94,8 +93,6 @@ class ChdbStore(Store):
                     sql.insert_batch(self.names, stage, dedup_window_s), "CSV"
                 )
                 self._conn.query(f"TRUNCATE TABLE {stage}", "CSV")
-            except Exception as exc:
-                raise StoreError(_first_line(exc)) from None
             finally:
                 self._stage_file.unlink(missing_ok=True)
         return int(result.rows_written())
@@ -110,8 +107,3 @@ class ChdbStore(Store):
         with self._guard:
             self._conn.close()
         self._release()
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:500] if text else type(exc).__name__

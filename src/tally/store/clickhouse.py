@@ -7,6 +7,7 @@ from typing import Any
 from tally.errors import StoreError, StoreUnavailable
 from tally.store import lookups, migrations, sql
 from tally.store.base import Store
+from tally.store.errors import clickhouse_errors
 
 
 class ClickHouseStore(Store):
@@ -14,26 +15,33 @@ class ClickHouseStore(Store):
 
     backend = "clickhouse"
 
-    def __init__(self, url: str, names: sql.Names, retention_days: int, password: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        names: sql.Names,
+        retention_days: int,
+        *,
+        user: str | None = None,
+        password: str = "",
+    ) -> None:
         import clickhouse_connect
-        from clickhouse_connect.driver.exceptions import ClickHouseError
 
         self.names = names
         self.retention_days = retention_days
-        self._errors: tuple[type[Exception], ...] = (ClickHouseError, OSError)
         kwargs: dict[str, Any] = {"dsn": url}
+        if user:
+            kwargs["username"] = user  # CLICKHOUSE_USER; a user in the URL wins otherwise
         if password:
             kwargs["password"] = password  # from the environment only, never the URL we log
         try:
-            self._client = clickhouse_connect.get_client(**kwargs)
-        except self._errors as exc:
-            raise StoreUnavailable(f"cannot reach ClickHouse: {type(exc).__name__}") from None
+            with clickhouse_errors("cannot reach ClickHouse"):
+                self._client = clickhouse_connect.get_client(**kwargs)
+        except StoreError as exc:
+            raise StoreUnavailable(str(exc)) from None
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
+        with clickhouse_errors():
             return fn(*args, **kwargs)
-        except self._errors as exc:
-            raise StoreError(str(exc).strip().splitlines()[0][:500]) from None
 
     def upgrade(self) -> list[str]:
         return migrations.upgrade(self, self.names, self.retention_days)

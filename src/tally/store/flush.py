@@ -11,12 +11,29 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from tally import faults
+from prometheus_client import Histogram
+
 from tally.buffer.base import Batch, EventBuffer
-from tally.metrics import FLUSH_BATCH_EVENTS, FLUSH_DURATION, FLUSH_LAG
+from tally.infra import faults
 from tally.store.base import Store
 
 log = logging.getLogger("tally.flush")
+
+FLUSH_BATCH_EVENTS = Histogram(
+    "tally_flush_batch_events",
+    "Events per flushed batch",
+    buckets=(1, 10, 100, 1_000, 5_000, 10_000, 50_000, 100_000),
+)
+FLUSH_DURATION = Histogram(
+    "tally_flush_duration_seconds",
+    "Run time of flushes that stored something",
+    buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60),
+)
+FLUSH_LAG = Histogram(
+    "tally_flush_lag_seconds",
+    "Age of the oldest waiting event when a flush starts (how far the store lags ingest)",
+    buckets=(0.1, 1, 5, 10, 30, 60, 300, 900, 3600),
+)
 
 
 @dataclass(slots=True)

@@ -1,0 +1,40 @@
+"""The analytics job: popularity and trending computed in the store, published to the cache."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tally import keys
+from tally.analytics.compute import parse_as_of
+from tally.analytics.publish import refresh
+from tally.analytics.service import AnalyticsService
+from tally.jobs import Cron, JobContext, job
+from tally.settings import AnalyticsSettings
+from tally.store.owner import StoreOwner
+from tally.store.tasks import DATABASE
+
+
+def daily(analytics: AnalyticsSettings) -> Cron:
+    """TALLY_ANALYTICS_SCHEDULE (default 02:00 UTC, seed 000)."""
+    return Cron(analytics.schedule, setting="TALLY_ANALYTICS_SCHEDULE")
+
+
+def on_startup(analytics: AnalyticsSettings) -> bool:
+    """Seed 000 ran once when workers started (TALLY_ANALYTICS_ON_STARTUP)."""
+    return analytics.on_startup
+
+
+@job(
+    keys.TASK_ANALYTICS_RUN,
+    queue=keys.ANALYTICS_QUEUE,
+    breakers=(DATABASE,),
+    schedule=daily,
+    schedule_name="analytics-daily",
+    at_startup=on_startup,
+)
+def analytics_run(ctx: JobContext, as_of: str | None = None) -> dict[str, Any]:
+    """Popularity and trending as of `as_of` (default now), published to the cache."""
+    service = ctx.resource(AnalyticsService)
+    when = None if as_of is None else parse_as_of(as_of)
+    store = ctx.resource(StoreOwner).store()
+    return refresh(store, service.publication, service.params, when, progress=ctx.report_progress)

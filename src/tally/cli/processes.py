@@ -1,0 +1,165 @@
+"""The processes: `tally api`, `tally dev`, `tally worker`, `tally beat`, `tally flower`."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from tally import keys
+from tally.cli.common import fail, friendly_errors, load_settings, print_banner, setup_logging
+from tally.errors import StoreLocked, StoreUnavailable
+from tally.runtime import collector
+from tally.runtime.runtime import Runtime, embedded_runtime
+from tally.settings import Mode
+
+
+def api(
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="port")] = None,
+) -> None:
+    """Serve the REST API (in embedded mode, the all-in-one process)."""
+    settings = load_settings()
+    setup_logging(settings.log.level, settings.log.format)
+    print_banner(settings)
+    from tally.api.app import create_api
+    from tally.api.deps import check_startup
+
+    with friendly_errors():
+        check_startup(settings)
+        if settings.mode is Mode.EMBEDDED:
+            runtime = embedded_runtime(settings, startup_jobs=True)
+        else:
+            runtime = Runtime(settings, run_tasks=False)
+        api_app = create_api(runtime)
+    uvicorn.run(
+        api_app,
+        host=host or settings.api.host,
+        port=port or settings.api.port,
+        log_level=settings.log.level.lower(),
+        access_log=False,
+    )
+
+
+def dev(
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="port")] = None,
+) -> None:
+    """All-in-one: API, worker and scheduler in this process, owning the embedded store."""
+    settings = load_settings()
+    if settings.mode is not Mode.EMBEDDED:
+        fail("`tally dev` is the embedded all-in-one; unset REDIS_URL or run api/worker/beat")
+    api(host=host, port=port)
+
+
+def worker(
+    queues: Annotated[
+        str | None, typer.Option("-Q", "--queues", help="comma-separated queues (default: all)")
+    ] = None,
+    concurrency: Annotated[int, typer.Option("-c", "--concurrency", min=1)] = 4,
+    pool: Annotated[str | None, typer.Option(help="threads|solo|prefork")] = None,
+    name: Annotated[str | None, typer.Option(help="worker name")] = None,
+    burst: Annotated[
+        bool, typer.Option(help="exit once the queues are empty and the jobs done")
+    ] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            help="serve Prometheus metrics on this port (one port per worker process)",
+            envvar="TALLY_METRICS_PORT",
+            min=1,
+            max=65535,
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="address the metrics port listens on", envvar="TALLY_METRICS_HOST")
+    ] = "127.0.0.1",
+) -> None:
+    """Run a worker (Redis mode). With the embedded store it is the store's one owner."""
+    settings = load_settings()
+    setup_logging(settings.log.level, settings.log.format)
+    print_banner(settings)
+    if settings.mode is Mode.EMBEDDED:
+        fail("no REDIS_URL: embedded mode runs its worker inside `tally dev`")
+    selected = [q.strip() for q in (queues or ",".join(keys.QUEUES)).split(",") if q.strip()]
+    unknown = sorted(set(selected) - set(keys.QUEUES))
+    if unknown:
+        fail(f"--queues: unknown queue(s) {', '.join(unknown)}; known: {', '.join(keys.QUEUES)}")
+    chosen_pool = pool or "threads"
+    if settings.store.kind == "chdb" and chosen_pool == "prefork":
+        fail("--pool prefork: the embedded chDB store needs one process; use threads or solo")
+    if metrics_port is not None and chosen_pool == "prefork":
+        # Pool children would count jobs in registries the port never sees.
+        fail("--metrics-port counts jobs of threads/solo pools; run one worker per port")
+    with friendly_errors():
+        runtime = Runtime(settings, run_tasks=True)
+    hostname = name or f"tally-{os.getpid()}@{socket.gethostname()}"
+    if keys.EVENTS_QUEUE in selected:
+        try:
+            runtime.owner.store()  # open now: a locked store is an error at start, not later
+        except StoreLocked as exc:
+            fail(str(exc))
+        except StoreUnavailable as exc:
+            # A ClickHouse server that is down now may be up later: its tasks retry, then
+            # the `database` breaker opens and flushes wait (the events stay in Redis).
+            logging.getLogger("tally.worker").warning("store not reachable at start: %s", exc)
+    runtime.start_worker_services(hostname, selected, concurrency, chosen_pool, burst=burst)
+    if metrics_port is not None:
+        with friendly_errors():
+            collector.serve(runtime, metrics_host, metrics_port)
+    from tally.queue.engine import run_worker
+
+    try:
+        code = run_worker(
+            runtime.app,
+            queues=selected,
+            concurrency=concurrency,
+            pool=chosen_pool,
+            loglevel=settings.log.level,
+            hostname=hostname,
+            shutdown_grace_s=settings.jobs.shutdown_grace_s,
+            quiet=settings.log.format == "json",
+            on_ready=lambda: runtime.on_worker_ready(selected),
+        )
+    finally:
+        runtime.stop()
+    raise typer.Exit(code)
+
+
+def flower(
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 5555,
+    address: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+) -> None:
+    """Start Flower on Tally's broker, behind basic auth (TALLY_FLOWER_USER/PASSWORD)."""
+    settings = load_settings()
+    setup_logging(settings.log.level, settings.log.format)
+    if settings.mode is Mode.EMBEDDED:
+        fail("no REDIS_URL: Flower watches a Redis broker; embedded jobs are in `tally jobs`")
+    password = settings.flower.password.get_secret_value()
+    if not password:
+        # Flower shows every job's arguments and can revoke them: never open by default.
+        fail("TALLY_FLOWER_PASSWORD is empty: set it (and TALLY_FLOWER_USER) first")
+    if "," in password or ":" in settings.flower.user:
+        fail("TALLY_FLOWER_PASSWORD may not contain ',' nor TALLY_FLOWER_USER ':'")
+    from tally.queue.engine import run_flower
+
+    runtime = Runtime(settings, run_tasks=False)
+    auth = f"{settings.flower.user}:{password}"
+    run_flower(runtime.app, address=address, port=port, basic_auth=auth)
+
+
+def beat() -> None:
+    """Run the scheduler (Redis mode): flushes every TALLY_FLUSH_INTERVAL_S."""
+    settings = load_settings()
+    setup_logging(settings.log.level, settings.log.format)
+    print_banner(settings)
+    if settings.mode is Mode.EMBEDDED:
+        fail("no REDIS_URL: embedded mode runs its scheduler inside `tally dev`")
+    from tally.queue.engine import run_beat
+
+    runtime = Runtime(settings, run_tasks=False)
+    run_beat(runtime.app, settings.data_dir / "beat-schedule", settings.log.level)

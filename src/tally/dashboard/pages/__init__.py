@@ -1,0 +1,14 @@
+"""Dashboard pages, one module per capability, served at `/` of the API."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from tally.dashboard.pages import analytics, events, jobs, login, overview
+from tally.dashboard.pages.common import read_sample
+
+router = APIRouter(include_in_schema=False)
+for _module in (login, overview, jobs, analytics, events):
+    router.include_router(_module.router)
+
+__all__ = ["read_sample", "router"]

@@ -1,0 +1,62 @@
+"""What every dashboard page shares: templates, access, flash messages, changes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from prometheus_client import REGISTRY
+
+from tally.dashboard.access import can_change, can_read
+from tally.dashboard.history import Sample
+from tally.errors import TallyError
+from tally.runtime.runtime import Runtime
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
+
+
+def rt(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def page(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
+    if not can_read(request):
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+    context |= {"can_change": can_change(request), "page": name}
+    return templates.TemplateResponse(request, f"{name}.html", context, status_code=status_code)
+
+
+def back(path: str, message: str) -> RedirectResponse:
+    return RedirectResponse(f"{path}?flash={quote(message)}", status_code=303)
+
+
+def act(request: Request, where: str, change: Callable[[Runtime], tuple[str, str]]) -> Response:
+    """Make a change for a logged-in user; go to the page it names, saying what happened."""
+    if not can_change(request):
+        return RedirectResponse("/login", status_code=303)
+    try:
+        target, message = change(rt(request))
+    except TallyError as exc:
+        return back(where, str(exc))  # the refusal, shown where the user was
+    return back(target, message)
+
+
+def read_sample(runtime: Runtime) -> Sample:
+    """The overview's figures now (for the last-hour charts)."""
+    queues = runtime.inspector.queues()
+    accepted = REGISTRY.get_sample_value("tally_events_accepted_total") or 0.0
+    return Sample(
+        at=time.time(),
+        waiting_jobs=sum(q["pending"] + q["scheduled"] for q in queues),
+        running_jobs=sum(q["running"] for q in queues),
+        buffered_events=int(runtime.events.buffer_info()["events"]),
+        accepted_events=accepted,
+        finished_jobs=sum(q["succeeded_24h"] + q["failed_24h"] for q in queues),
+    )

@@ -1,0 +1,1 @@
+"""Boundaries to foreign services: Redis, the metadata DB, breakers, metrics, leases."""

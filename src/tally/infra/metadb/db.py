@@ -1,0 +1,106 @@
+"""The metadata database through SQLAlchemy: one engine, one session factory, one translator."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from tally.errors import StoreError, UnavailableError
+from tally.infra.health import Checked
+
+log = logging.getLogger("tally.meta")
+
+CONNECT_TIMEOUT_S = 2
+SERVICE = "metadata_db"
+
+
+def database_url(configured: str | None, data_dir: Path) -> URL:
+    """DATABASE_URL with psycopg 3 as PostgreSQL's driver; unset: SQLite in the data dir."""
+    if not configured:
+        return make_url(f"sqlite:///{data_dir / 'metadata.db'}")
+    url = make_url(configured)
+    if url.drivername in ("postgres", "postgresql"):
+        # The bare scheme means psycopg2 to SQLAlchemy; Tally depends on psycopg 3.
+        url = url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def _reason(exc: sa_exc.DBAPIError) -> str:
+    """The driver's first line, without the SQL or parameters SQLAlchemy appends."""
+    original = str(exc.orig).strip().splitlines() if exc.orig is not None else []
+    return original[0][:300] if original else type(exc).__name__
+
+
+@contextlib.contextmanager
+def metadb_errors(what: str = "metadata database") -> Iterator[None]:
+    """Translate SQLAlchemy's errors raised in the block into Tally's (the one boundary)."""
+    try:
+        yield
+    except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+        raise UnavailableError(SERVICE, f"{what}: {_reason(exc)}") from None
+    except sa_exc.DBAPIError as exc:
+        raise StoreError(f"{what}: {_reason(exc)}") from None
+    except sa_exc.SQLAlchemyError as exc:
+        raise StoreError(f"{what}: {type(exc).__name__}: {exc}") from None
+
+
+class MetadataDB:
+    """The metadata database; opened lazily, each check on a fresh pooled connection."""
+
+    def __init__(self, url: URL) -> None:
+        self.url = url
+        args: dict[str, Any] = {}
+        if url.get_backend_name() == "postgresql":
+            args["connect_timeout"] = CONNECT_TIMEOUT_S  # fail fast when the server is down
+        self.engine: Engine = sa.create_engine(url, pool_pre_ping=True, connect_args=args)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def backend(self) -> str:
+        """postgresql, sqlite, …"""
+        return str(self.url.get_backend_name())
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session committed at the end of the block, rolled back on any error."""
+        with metadb_errors(), self._sessions.begin() as session:
+            yield session
+
+    def ping(self) -> tuple[bool, str | None]:
+        """(True, None) when `SELECT 1` answers; else (False, why)."""
+        try:
+            with self.session() as session:
+                session.execute(sa.text("SELECT 1"))
+        except UnavailableError as exc:
+            log.warning("metadata database unreachable: %s", exc.message)
+            return False, "OperationalError"
+        except StoreError as exc:
+            return False, str(exc)
+        return True, None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+class MetadataCheck:
+    """Health: does the metadata database answer `SELECT 1`?"""
+
+    name = "metadata_db"
+
+    def __init__(self, db: MetadataDB) -> None:
+        self._db = db
+
+    def check(self) -> Checked:
+        ok, error = self._db.ping()
+        detail: dict[str, Any] = {"status": "ok" if ok else "down", "backend": self._db.backend}
+        if ok:
+            return Checked(detail)
+        return Checked({**detail, "error": error}, ("metadata database unreachable",))

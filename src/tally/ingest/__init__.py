@@ -1,0 +1,1 @@
+"""Events in: validate a request's events, apply the rate limit, append them to the buffer."""

@@ -1,0 +1,1 @@
+"""Housekeeping jobs (SPEC §13): catalog, cleanup, monitoring and backup grow here."""

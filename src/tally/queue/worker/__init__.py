@@ -1,0 +1,1 @@
+"""A worker's parts: the task body, signals, watchdog, heartbeat, promoter and burst exit."""

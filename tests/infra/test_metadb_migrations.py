@@ -1,0 +1,74 @@
+"""The metadata database's schema under Alembic: `tally db upgrade` is idempotent."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tally.infra.metadb import migrate
+from tally.infra.metadb.db import MetadataDB, database_url
+from tests.conftest import clean_env
+
+
+def _tables(db: MetadataDB) -> set[str]:
+    return set(sa.inspect(db.engine).get_table_names())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> MetadataDB:
+    configured = None if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    return MetadataDB(database_url(configured, tmp_path))
+
+
+def test_upgrade_twice_applies_once_and_the_second_changes_nothing(db: MetadataDB) -> None:
+    # Given a database never migrated
+    assert migrate.current(db) is None
+    # When it is upgraded twice
+    first = migrate.upgrade(db)
+    after_first = _tables(db)
+    second = migrate.upgrade(db)
+    # Then the first applies every revision, the second nothing, and the schema is the same
+    assert first == ["metadata 0001 the installation record"]
+    assert second == []
+    assert migrate.current(db) == migrate.head() == "0001"
+    assert {"alembic_version", "tally_installation"} <= after_first
+    assert _tables(db) == after_first
+    with db.session() as session:
+        rows = session.execute(sa.text("SELECT id, tally_version FROM tally_installation")).all()
+    assert [tuple(r) for r in rows] == [(1, "0.1.0")]
+    db.close()
+
+
+def _db_upgrade(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tally.cli.main", "db", "upgrade"],
+        env=env | {"COLUMNS": "200"},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_tally_db_upgrade_upgrades_store_and_metadata_once(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # Given an embedded deployment whose metadata DB is SQLite or PostgreSQL
+    extra = {"TALLY_DATA_DIR": str(tmp_path / "data"), "TALLY_ANALYTICS_ON_STARTUP": "false"}
+    if backend == "postgresql":
+        extra["DATABASE_URL"] = request.getfixturevalue("postgres_url")
+    env = clean_env(**extra)
+    # When `tally db upgrade` runs twice
+    first = _db_upgrade(env, tmp_path)
+    second = _db_upgrade(env, tmp_path)
+    # Then the first reports the metadata revision it applied, the second nothing
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "applied metadata 0001" in first.stdout
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "up to date" in second.stdout
+    assert "Traceback" not in first.stderr + second.stderr
