@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/analytics.py
 	$(BIN)/python bench/jobs.py
+	$(BIN)/python bench/redis_sizing.py
 
 clean:
 	rm -rf $(VENV) .tally .tally-demo build .pytest_cache .mypy_cache .ruff_cache

@@ -44,6 +44,9 @@ class Conflict(TallyError):
 class UnavailableError(TallyError):
     """Raised when a backing service (Redis, the store, the broker) cannot be reached."""
 
+    reason = "unavailable"  # the API's `error.reason`
+    retry_after_s: float = 5  # the API's Retry-After
+
     def __init__(self, service: str, message: str) -> None:
         super().__init__(f"{service} unavailable: {message}")
         self.service = service
@@ -55,6 +58,44 @@ class BufferUnavailable(UnavailableError):
 
     def __init__(self, message: str) -> None:
         super().__init__("redis", message)
+
+
+class RedisFull(BufferUnavailable):
+    """Raised when Redis refuses a write because it is full (OOM) or cannot persist (MISCONF).
+
+    Back-pressure, not a failure: nothing of the request was kept; retry later.
+    """
+
+    reason = "buffer_full"
+
+
+class RedisMayEvict(BufferUnavailable):
+    """Raised to refuse events while Redis's maxmemory-policy may evict the buffer."""
+
+    reason = "redis_may_evict"
+    retry_after_s = 60
+
+    def __init__(self, policy: str) -> None:
+        super().__init__(
+            f"maxmemory-policy is {policy}: Redis may evict the event buffer and lose "
+            "acknowledged events, so events are refused. Fix: set maxmemory-policy to "
+            "noeviction (CONFIG SET maxmemory-policy noeviction, and in redis.conf), or accept "
+            "the risk with TALLY_ALLOW_EVICTING_REDIS=true"
+        )
+        self.policy = policy
+
+
+class PersistenceRequired(BufferUnavailable):
+    """Raised to refuse events while Redis has no AOF and TALLY_REQUIRE_REDIS_PERSISTENCE is set."""
+
+    reason = "redis_not_persistent"
+    retry_after_s = 60
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Redis has no AOF (appendonly no) and TALLY_REQUIRE_REDIS_PERSISTENCE is set: "
+            "a Redis restart would lose buffered events. Fix: CONFIG SET appendonly yes"
+        )
 
 
 class BreakerOpen(UnavailableError):

@@ -57,6 +57,15 @@ class RedisSettings(Section):
     db: int = Field(default=0, validation_alias="REDIS_DB")
     password: SecretStr | None = Field(default=None, validation_alias="REDIS_PASSWORD")
     timeout_s: float = Field(default=2.0, gt=0, validation_alias="TALLY_REDIS_TIMEOUT_S")
+    # The buffer is the only copy of an acknowledged event: an `allkeys-*` maxmemory-policy
+    # may evict it, so ingest refuses then, unless this says the risk is accepted.
+    allow_evicting: bool = Field(default=False, validation_alias="TALLY_ALLOW_EVICTING_REDIS")
+    require_persistence: bool = Field(
+        default=False,
+        validation_alias="TALLY_REQUIRE_REDIS_PERSISTENCE",
+        description="refuse events while Redis has no AOF (production: set it)",
+    )
+    policy_check_s: float = Field(default=60.0, gt=0, validation_alias="TALLY_REDIS_POLICY_CHECK_S")
 
     _none_if_blank = field_validator("url", "host", mode="before")(_blank_is_none)
 

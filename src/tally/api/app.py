@@ -28,6 +28,7 @@ def create_api(runtime: Runtime, *, stop_on_shutdown: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(runtime.watch_redis)
         history.start()
         yield
         history.stop()

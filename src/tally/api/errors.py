@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -77,7 +79,7 @@ def tally_response(exc: TallyError) -> JSONResponse:
             429,
             "rate_limited",
             str(exc),
-            headers={"Retry-After": str(exc.retry_after_s)},
+            headers={"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))},
         )
     if isinstance(exc, NotFound):
         return _error(404, "not_found", str(exc))
@@ -87,10 +89,10 @@ def tally_response(exc: TallyError) -> JSONResponse:
     if isinstance(exc, UnavailableError):
         return _error(
             503,
-            "unavailable",
+            exc.reason,
             f"{exc.service} is unavailable: {exc.message}",
             service=exc.service,
-            headers={"Retry-After": "5"},
+            headers={"Retry-After": str(exc.retry_after_s)},
         )
     if isinstance(exc, JobTimeout):
         return _error(504, "job_timeout", str(exc))

@@ -102,6 +102,10 @@ class EventBuffer(ABC):
     def clear_flush_request(self) -> None:
         """Let the next size trigger enqueue a flush again."""
 
+    def memory_bytes(self) -> int | None:
+        """Bytes the waiting events take in their backing service (None: not measured)."""
+        return None
+
     @abstractmethod
     def ping(self) -> bool:
         """True when the buffer's backing service answers."""

@@ -186,6 +186,11 @@ class RedisStreamBuffer(EventBuffer):
     def clear_flush_request(self) -> None:
         guard(lambda: self._r.delete(keys.FLUSH_REQUESTED))
 
+    def memory_bytes(self) -> int | None:
+        # MEMORY USAGE samples a few entries (its default 5) and extrapolates: cheap at scrape.
+        used = guard(lambda: self._r.memory_usage(keys.EVENTS_STREAM))
+        return None if used is None else int(used)
+
     def ping(self) -> bool:
         try:
             return bool(guard(self._r.ping))

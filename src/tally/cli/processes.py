@@ -162,4 +162,5 @@ def beat() -> None:
     from tally.queue.engine import run_beat
 
     runtime = Runtime(settings, run_tasks=False)
+    runtime.watch_redis()
     run_beat(runtime.app, settings.data_dir / "beat-schedule", settings.log.level)

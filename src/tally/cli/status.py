@@ -21,6 +21,10 @@ def status(timeout: Timeout = 5.0) -> None:
     try:
         ok, checks = runtime.health()
         shown = ("mode", "redis", "store", "metadata_db")
+        policy = checks.get("redis_policy")
+        if isinstance(policy, dict) and "maxmemory_policy" in policy:
+            checks["redis"] = {**checks["redis"], "maxmemory_policy": policy["maxmemory_policy"],
+                               "persistence": policy["persistence"]}  # fmt: skip
         console.print(kv_table("Tally", {k: checks.get(k) for k in shown}))
         _workers_table(checks.get("workers", []))
         _queues_table(runtime)

@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import redis
 
-from tally.errors import UnavailableError
+from tally.errors import RedisFull, UnavailableError
 from tally.infra.health import Checked
 
 T = TypeVar("T")
@@ -43,8 +43,22 @@ def connect(url: str, timeout_s: float) -> redis.Redis:
     )
 
 
+def full(exc: redis.RedisError) -> bool:
+    """True when Redis refused a write for lack of memory (OOM) or of persistence (MISCONF)."""
+    if isinstance(exc, redis.exceptions.OutOfMemoryError):
+        return True
+    text = str(exc)
+    return text.startswith(("OOM", "MISCONF")) or (
+        isinstance(exc, redis.exceptions.ExecAbortError) and "OOM" in text
+    )
+
+
 def describe(exc: redis.RedisError) -> str:
     """Why a Redis call failed, in words a user can act on (no traceback, no secrets)."""
+    if full(exc):
+        if str(exc).startswith("MISCONF"):
+            return "Redis cannot persist its data (MISCONF) and refuses writes; retry later"
+        return "Redis is full (maxmemory reached) and refuses writes; retry later"
     if isinstance(exc, redis.TimeoutError):
         return "Redis did not answer in time"
     if isinstance(exc, redis.exceptions.BusyLoadingError):
@@ -68,6 +82,8 @@ def redis_errors(
         yield
     except redis.RedisError as exc:
         message = f"{what}: {describe(exc)}"
+        if full(exc):  # back-pressure, whoever wrote: 503 buffer_full with Retry-After
+            raise RedisFull(message) from None
         raise (error(message) if error else UnavailableError("redis", message)) from None
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Protocol
+
+from prometheus_client import Counter
 
 from tally import keys
 from tally.buffer.base import EventBuffer
-from tally.errors import UnavailableError
+from tally.errors import RateLimited, UnavailableError
 from tally.events.accept import AcceptOptions
 from tally.ingest.ingest import IngestResult, ingest
 from tally.ingest.ratelimit import ANONYMOUS, RateLimiter
@@ -15,6 +17,13 @@ from tally.jobs.client import JobClient
 from tally.settings import FlushSettings, IngestSettings
 
 log = logging.getLogger("tally.ingest")
+
+INGEST_REFUSED = Counter(
+    "tally_ingest_refused_total",
+    "Ingest requests refused whole, nothing kept: buffer_full, redis_may_evict, "
+    "redis_not_persistent, unavailable, rate_limited",
+    ["reason"],
+)
 
 
 def accept_options(settings: IngestSettings, *, retention_days: int) -> AcceptOptions:
@@ -30,6 +39,16 @@ def accept_options(settings: IngestSettings, *, retention_days: int) -> AcceptOp
     )
 
 
+class Admission(Protocol):
+    """Whether events may be accepted now (tally.infra.redis_policy.PolicyGuard)."""
+
+    def check_ingest(self) -> None:
+        """Raise (an UnavailableError saying why) to refuse before anything is kept."""
+
+    def wrote(self, nbytes: int) -> None:
+        """`nbytes` of encoded events were appended."""
+
+
 class IngestService:
     """Events into the buffer (SPEC §2); a flush is enqueued once it passes the batch size."""
 
@@ -40,17 +59,34 @@ class IngestService:
         rate_limiter: RateLimiter,
         jobs: JobClient,
         flush: FlushSettings,
+        admission: Admission | None = None,
     ) -> None:
         self.buffer = buffer
+        self._admission = admission
         self.options = options
         self.rate_limiter = rate_limiter
         self._jobs = jobs
         self._flush = flush
 
     def ingest(self, items: list[Any], client_id: str = ANONYMOUS) -> IngestResult:
-        """Validate and buffer events; `client_id` names the caller for the rate limit."""
-        self.rate_limiter.take(client_id, len(items))
-        result = ingest(items, self.buffer, self.options, batch_size=self._flush.batch_size)
+        """Validate and buffer events; `client_id` names the caller for the rate limit.
+
+        Refused whole (nothing kept) with RateLimited, or an UnavailableError whose reason
+        says why: Redis down, full (`buffer_full`), or unsafe (`redis_may_evict`).
+        """
+        try:
+            self.rate_limiter.take(client_id, len(items))
+            if self._admission is not None:
+                self._admission.check_ingest()
+            result = ingest(items, self.buffer, self.options, batch_size=self._flush.batch_size)
+            if self._admission is not None:
+                self._admission.wrote(sum(len(line) for line in result.accepted.lines))
+        except RateLimited:
+            INGEST_REFUSED.labels(reason="rate_limited").inc()
+            raise
+        except UnavailableError as exc:
+            INGEST_REFUSED.labels(reason=exc.reason).inc()
+            raise
         if result.flush_due:
             try:
                 self._jobs.send(keys.TASK_FLUSH)
@@ -69,4 +105,5 @@ class IngestService:
             "batch_size": self._flush.batch_size,
             "flush_interval_s": self._flush.interval_s,
             "backend": self.buffer.kind,
+            "bytes": self.buffer.memory_bytes(),
         }

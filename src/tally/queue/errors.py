@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import redis
 from kombu.exceptions import OperationalError
 
-from tally.errors import UnavailableError
-from tally.infra.redis import describe
+from tally.errors import RedisFull, UnavailableError
+from tally.infra.redis import describe, full
 
 
 @contextlib.contextmanager
@@ -20,4 +20,6 @@ def broker_errors(what: str) -> Iterator[None]:
     except OperationalError as exc:
         raise UnavailableError("broker", f"{what}: {exc}") from None
     except redis.RedisError as exc:
+        if full(exc):
+            raise RedisFull(f"{what}: {describe(exc)}") from None
         raise UnavailableError("broker", f"{what}: {describe(exc)}") from None

@@ -59,6 +59,12 @@ class StateCollector(Collector):
                 "Age of the oldest waiting event (0 when empty)",
                 info["oldest_age_s"] or 0.0,
             )
+            if info.get("bytes") is not None:
+                yield GaugeMetricFamily(
+                    "tally_buffer_bytes",
+                    "Bytes of Redis the waiting events take (MEMORY USAGE of the stream)",
+                    info["bytes"],
+                )
         except TallyError as exc:
             log.debug("buffer metrics unavailable: %s", type(exc).__name__)
         try:

@@ -22,6 +22,7 @@ from tally.infra.health import Checked, FunctionCheck, HealthCheck
 from tally.infra.metadb.db import MetadataCheck
 from tally.infra.metadb.migrate import upgrade as upgrade_metadata
 from tally.infra.redis import RedisCheck, call
+from tally.infra.redis_policy import PolicyGuard
 from tally.ingest.ratelimit import RateLimiter
 from tally.ingest.service import IngestService, accept_options
 from tally.jobs.registry import startup_tasks
@@ -67,9 +68,22 @@ class Runtime:
         modules = [*BUILTIN_TASK_MODULES, *settings.jobs.task_module_list()]
         self.app = create_app(settings, self.index, self.breakers, task_modules=modules)
         self.jobs = CeleryJobClient(self.app)
+        r = settings.redis
+        self.redis_policy = (
+            None
+            if self.redis is None
+            else PolicyGuard(
+                self.redis,
+                allow_evicting=r.allow_evicting,
+                require_persistence=r.require_persistence,
+                check_s=r.policy_check_s,
+            )
+        )
         options = accept_options(settings.ingest, retention_days=settings.store.retention_days)
         limiter = RateLimiter(settings.ingest.rate_limit, self.redis)
-        self.events = IngestService(buffer, options, limiter, self.jobs, settings.flush)
+        self.events = IngestService(
+            buffer, options, limiter, self.jobs, settings.flush, admission=self.redis_policy
+        )
         self.store = StoreService(self.jobs)
         self.owner = StoreOwner(lambda: build_store(settings.store), buffer, settings.flush)
         params = AnalyticsParams.from_settings(settings.analytics)
@@ -91,8 +105,10 @@ class Runtime:
         embedded = self.mode is Mode.EMBEDDED
         owner_workers = None if embedded else self.inspector.workers
         events = self.events
+        policy: list[HealthCheck] = [] if self.redis_policy is None else [self.redis_policy]
         return [
             RedisCheck(self.redis),
+            *policy,
             WorkersCheck(self.inspector, embedded=embedded),
             StoreCheck(self.owner, self.settings.store.kind, owner_workers),
             MetadataCheck(self.metadata),
@@ -104,6 +120,11 @@ class Runtime:
     def health(self) -> tuple[bool, dict[str, Any]]:
         """Every part's check: (healthy, the body /api/v1/health answers)."""
         return run_checks(self.checks, {"mode": self.mode.value, **self.settings.describe()})
+
+    def watch_redis(self) -> None:
+        """Read Redis's eviction policy and persistence now and every minute (Redis mode)."""
+        if self.redis_policy is not None:
+            self.redis_policy.start()
 
     def upgrade_metadata(self) -> list[str]:
         """Migrate the metadata database (Alembic) to the newest revision."""
@@ -156,6 +177,7 @@ class Runtime:
         self.promoter.start()
         if self.redis is None:
             return
+        self.watch_redis()
 
         def info() -> dict[str, Any]:
             return {
@@ -176,6 +198,8 @@ class Runtime:
 
     def stop(self) -> None:
         """Stop what this runtime started and release its resources."""
+        if self.redis_policy is not None:
+            self.redis_policy.stop()
         if self.heartbeat is not None:
             self.heartbeat.stop()
         if self.promoter is not None:
