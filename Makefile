@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The default data directory, so `.venv/bin/tally dev` afterwards shows the demo's data.
 demo: $(STAMP)
-	TALLY_DATA_DIR=$${TALLY_DATA_DIR:-.tally-demo} $(BIN)/tally demo
+	$(BIN)/tally demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -67,6 +67,12 @@ def analytics_key(prefix: str, name: str) -> str:
     return f"{prefix}{name}"
 
 
+def backfill_prefix(prefix: str, as_of: str) -> str:
+    """Where a run as of a past time publishes (with the same TTL): not the live keys that
+    seed 000's readers see, unless it was asked to publish there."""
+    return f"{prefix}backfill:{as_of}:"
+
+
 # One beat process fires schedules; the others wait for this lease (celery#2856).
 BEAT_LEADER_LOCK: Final = f"{PREFIX}:beat:leader"
 

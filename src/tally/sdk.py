@@ -7,6 +7,8 @@ In embedded mode it uses this process's all-in-one runtime, started on first use
 
 from __future__ import annotations
 
+import atexit
+import logging
 import threading
 from datetime import datetime
 from typing import Any
@@ -14,8 +16,10 @@ from typing import Any
 from tally.errors import ValidationFailed
 from tally.jobs.client import PRIORITY_DEFAULT
 from tally.jobs.record import public
-from tally.runtime.runtime import Runtime, embedded_runtime
+from tally.runtime.runtime import Runtime, embedded_runtime, stop_embedded
 from tally.settings import Mode, Settings
+
+log = logging.getLogger("tally.sdk")
 
 
 class Client:
@@ -32,7 +36,17 @@ class Client:
         with self._lock:
             if self._runtime is None:
                 if self.settings.mode is Mode.EMBEDDED:
-                    self._runtime = embedded_runtime(self.settings)
+                    # Said where it writes: no REDIS_URL means a store of this process's own.
+                    where = self.settings.store.chdb_path.resolve()
+                    log.warning(
+                        "tally SDK: no REDIS_URL, so events go to an embedded store in %s "
+                        "(set REDIS_URL, or TALLY_DATA_DIR, to send them elsewhere)",
+                        where,
+                    )
+                    self._runtime = embedded_runtime(self.settings, announce=False)
+                    # Stop it (flushing its store closed) before the interpreter tears down:
+                    # chDB complains at exit about a store still open.
+                    atexit.register(stop_embedded)
                 else:
                     self._runtime = Runtime(self.settings, run_tasks=False)
             return self._runtime

@@ -69,6 +69,17 @@ class RedisSettings(Section):
 
     _none_if_blank = field_validator("url", "host", mode="before")(_blank_is_none)
 
+    @field_validator("url")
+    @classmethod
+    def _a_redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            scheme = urlsplit(value.get_secret_value()).scheme
+            if scheme not in ("redis", "rediss", "unix"):
+                raise ValueError(
+                    f"scheme {scheme or 'missing'!r}: expected redis://, rediss:// or unix://"
+                )
+        return value
+
     def url_in_force(self) -> str | None:
         """`REDIS_URL`, else one built from `REDIS_HOST/PORT/DB/PASSWORD`, else None."""
         if self.url is not None:

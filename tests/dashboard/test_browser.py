@@ -202,3 +202,83 @@ def test_a_public_dashboard_reads_without_a_token_but_changes_need_one(
     r = anonymous.post(f"/jobs/{job_id}/abort", follow_redirects=False)
     assert r.headers["location"] == "/login"
     assert anonymous.get(f"/api/v1/jobs/{job_id}").json()["status"] in ("queued", "running")
+
+
+COUNTRIES = ("FR", "GB", "DE", "US", "ES", "IT", "JP", "BR")
+
+
+@pytest.fixture
+def many_groups(tmp_path: Path, procs: Callable[..., Proc]) -> str:
+    """`tally dev` with events in 8 countries (more than the page shows by default)."""
+    base = start_dev(tmp_path, procs)
+    with api_client(base, token=TOKEN) as client:
+        events = []
+        for n, country in enumerate(COUNTRIES):
+            events += [{**e, "country": country} for e in make_events(200 * (len(COUNTRIES) - n))]
+        assert len(events) == 7_200
+        assert client.post("/api/v1/events", json=events).status_code == 200
+        assert client.post("/api/v1/events/flush", params={"wait": True}).status_code == 200
+        assert client.post("/api/v1/analytics/run", json={"wait": True}).status_code == 200
+    return base
+
+
+def _overflowing(page: Page) -> list[str]:
+    """Charts whose box leaves their card's box (measured in the page)."""
+    found: list[str] = page.evaluate(
+        """() => [...document.querySelectorAll('section.card')].flatMap(card => {
+            const c = card.getBoundingClientRect();
+            return [...card.querySelectorAll('svg.chart')].filter(svg => {
+                const s = svg.getBoundingClientRect();
+                return s.left < c.left - 0.5 || s.right > c.right + 0.5;
+            }).map(() => card.dataset.metric + ' ' + card.dataset.group);
+        })"""
+    )
+    return found
+
+
+def test_the_group_picker_reaches_every_group_and_charts_stay_in_their_cards(
+    browser: Browser, many_groups: str
+) -> None:
+    base = many_groups
+    for width in (1000, 1280, 1600):
+        page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
+        log_in(page, base)
+        page.goto(f"{base}/analytics?by=country")
+        expect(page.locator("section.card").first).to_be_visible()
+        assert _overflowing(page) == [], width
+        if width == 1000:
+            shot(page, "analytics-1000px")
+        # Every group is in the picker, the ones not drawn by default included
+        options = page.locator("#group option").all_inner_texts()
+        assert set(COUNTRIES) <= set(options)
+        assert page.locator('section[data-group="BR"]').count() == 0  # the 8th: not drawn
+        page.select_option("#group", "BR")
+        page.click("#picker button[type=submit]")
+        expect(page.locator('section[data-metric="popular"][data-group="BR"]')).to_be_visible()
+        expect(page.locator('section[data-metric="trending"][data-group="BR"]')).to_be_visible()
+        assert page.locator("section.card").count() == 2  # side by side, that group only
+        assert _overflowing(page) == [], width
+        page.context.close()
+    # ?group= is honoured as ingest normalises it
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    log_in(page, base)
+    page.goto(f"{base}/analytics?by=country&group=gb")
+    expect(page.locator('section[data-metric="popular"][data-group="GB"]')).to_be_visible()
+    expect(page.locator("#asof")).to_contain_text("7,200 events")  # thousands separated
+    shot(page, "analytics-gb")
+    # Nothing waiting says so (no "- s old"), no empty columns, words for the mode in force
+    page.goto(f"{base}/buffer")
+    expect(page.locator("main")).not_to_contain_text("s old")
+    page.goto(f"{base}/queues")
+    expect(page.locator("#queues")).not_to_contain_text("aborted 24 h")
+    page.goto(f"{base}/schedules")
+    expect(page.locator("main")).to_contain_text("runs inside this process")
+    expect(page.locator("header")).to_contain_text("Log out")
+    page.context.close()
+
+
+def test_nobody_logged_in_sees_no_log_out(tmp_path: Path, procs: Callable[..., Proc]) -> None:
+    base = start_dev(tmp_path, procs, TALLY_DASHBOARD_PUBLIC="1")
+    page = httpx.get(f"{base}/queues", timeout=30).text
+    assert "Log out" not in page
+    assert 'href="/login"' in page

@@ -66,14 +66,27 @@ def test_run_and_read_analytics_over_http(
     assert r.status_code == 422
     assert r.json()["error"]["field"] == "as_of"
 
-    # And a queued run (202) for a past as_of (backfill) completes
+    # And a queued run (202) for a past as_of (backfill) completes, under keys of its own:
+    # the live results seed 000's readers see stay as they were
+    live_as_of = client.get("/api/v1/analytics/metadata").json()["as_of"]
     past = (datetime.now(UTC) - timedelta(days=2)).isoformat()
     r = client.post("/api/v1/analytics/run", json={"as_of": past})
     assert r.status_code == 202, r.text
     wait_until(
-        lambda: client.get("/api/v1/analytics/metadata").json()["as_of"][:13] == past[:13],
+        lambda: client.get("/api/v1/analytics/metadata", params={"as_of": past}).status_code == 200,
         60,
         "the backfill run to publish",
+    )
+    backfill = client.get("/api/v1/analytics/metadata", params={"as_of": past}).json()
+    assert backfill["as_of"][:13] == past[:13]
+    assert client.get("/api/v1/analytics/metadata").json()["as_of"] == live_as_of
+    # And asked to, a backfill replaces the live results
+    r = client.post("/api/v1/analytics/run", json={"as_of": past, "publish": True})
+    assert r.status_code == 202, r.text
+    wait_until(
+        lambda: client.get("/api/v1/analytics/metadata").json()["as_of"][:13] == past[:13],
+        60,
+        "the published backfill to replace the live results",
     )
 
 

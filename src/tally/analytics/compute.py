@@ -67,6 +67,14 @@ def parse_as_of(text: str, now: datetime | None = None) -> datetime:
     return resolve_as_of(moment, now or datetime.now(UTC))
 
 
+def key_time(as_of: str | datetime) -> str:
+    """A run's as_of as its backfill keys name it (ISO, UTC, ms); any time, future too."""
+    if isinstance(as_of, str):
+        return iso(parse_as_of(as_of, now=datetime.max.replace(tzinfo=UTC)))
+    moment = as_of if as_of.tzinfo is not None else as_of.replace(tzinfo=UTC)
+    return iso(moment.replace(microsecond=moment.microsecond // 1000 * 1000))
+
+
 def compute(
     store: Store,
     params: AnalyticsParams,

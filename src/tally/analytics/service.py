@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from tally import keys
-from tally.analytics.compute import iso, parse_as_of
+from tally.analytics.compute import iso, key_time, parse_as_of
 from tally.analytics.params import AnalyticsParams
 from tally.analytics.publish import NO_RUN_YET, Publication, read_metadata, read_results
 from tally.errors import NotFound
@@ -20,22 +21,52 @@ class AnalyticsService:
         self.publication = publication
         self.params = params
 
-    def run(self, as_of: str | None, *, wait: bool, timeout_s: float) -> dict[str, Any]:
-        """Enqueue an analytics run (as_of checked here, before it reaches a worker)."""
+    def run(
+        self, as_of: str | None, *, wait: bool, timeout_s: float, publish: bool = False
+    ) -> dict[str, Any]:
+        """Enqueue an analytics run (as_of checked here, before it reaches a worker).
+
+        A run as of a past time is a backfill: it publishes under keys of its own (see
+        `target`) unless `publish` says to replace the live results.
+        """
         when = None if as_of is None else iso(parse_as_of(as_of))
+        args: dict[str, Any] = {"as_of": when, "publish": publish or when is None}
         if not wait:
-            job_id = self._jobs.send(keys.TASK_ANALYTICS_RUN, as_of=when)
-            return {"job_id": job_id, "status": "queued", "as_of": when}
-        metadata: dict[str, Any] = self._jobs.call(keys.TASK_ANALYTICS_RUN, timeout_s, as_of=when)
+            job_id = self._jobs.send(keys.TASK_ANALYTICS_RUN, **args)
+            return {"job_id": job_id, "status": "queued", **args}
+        metadata: dict[str, Any] = self._jobs.call(keys.TASK_ANALYTICS_RUN, timeout_s, **args)
         return metadata
 
-    def results(self, metric: str, by: str, group: str | None, limit: int | None) -> dict[str, Any]:
-        """A published result set (NotFound before the first run)."""
-        return read_results(self.publication, metric, by, group, limit)
+    def target(self, as_of: str | datetime | None) -> Publication:
+        """The live results (as_of None), or a backfill's, under keys of its own."""
+        if as_of is None:
+            return self.publication
+        live = self.publication
+        prefix = keys.backfill_prefix(live.prefix, key_time(as_of))
+        return Publication(live.cache, prefix, live.ttl_s)
 
-    def metadata(self) -> dict[str, Any]:
-        """The last run's metadata (NotFound before the first run)."""
-        metadata = read_metadata(self.publication)
+    @staticmethod
+    def normalise_group(by: str, group: str) -> str:
+        """A group as ingest stores it: countries upper-case (`fr` is `FR`)."""
+        return group.strip().upper() if by == "country" else group.strip()
+
+    def results(
+        self,
+        metric: str,
+        by: str,
+        group: str | None,
+        limit: int | None,
+        *,
+        as_of: str | datetime | None = None,
+    ) -> dict[str, Any]:
+        """A published result set: live, or a backfill's (NotFound before its run)."""
+        if group is not None:
+            group = self.normalise_group(by, group)
+        return read_results(self.target(as_of), metric, by, group, limit)
+
+    def metadata(self, *, as_of: str | datetime | None = None) -> dict[str, Any]:
+        """The last run's metadata, or a backfill's (NotFound before it ran)."""
+        metadata = read_metadata(self.target(as_of))
         if metadata is None:
-            raise NotFound(NO_RUN_YET)
+            raise NotFound(NO_RUN_YET if as_of is None else f"no backfill run as of {as_of}")
         return metadata

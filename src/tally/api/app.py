@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
@@ -11,9 +12,11 @@ from fastapi.concurrency import run_in_threadpool
 from tally import __version__
 from tally.api import errors
 from tally.api.deps import check_startup
+from tally.api.json_bodies import JsonBodies
 from tally.api.routes import analytics, events, health, jobs
 from tally.dashboard import pages
 from tally.dashboard.history import History
+from tally.events.schema import Event
 from tally.runtime import collector
 from tally.runtime.runtime import Runtime
 
@@ -46,6 +49,24 @@ def create_api(runtime: Runtime, *, stop_on_shutdown: bool = True) -> FastAPI:
     collector.register(runtime)
     app.state.api_tokens = runtime.settings.api.token_list()
     errors.install(app)
+    _document_event(app)
+    app.add_middleware(JsonBodies)
     for router in ROUTERS:
         app.include_router(router)
     return app
+
+
+def _document_event(app: FastAPI) -> None:
+    """Put the event's schema (tally.events.schema.Event) in /openapi.json's components."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {}).setdefault("schemas", {})["Event"] = (
+                Event.model_json_schema(ref_template="#/components/schemas/{model}")
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

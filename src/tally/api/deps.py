@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
+from tally.dashboard.access import COOKIE, token_accepted
 from tally.errors import ConfigError
 from tally.infra.tokens import token_ok
 from tally.ingest.ratelimit import ANONYMOUS, token_id
@@ -50,6 +51,21 @@ def require_token(request: Request) -> str:
     return str(request.state.client_id)
 
 
+def require_token_to_read(request: Request) -> None:
+    """Like `require_token`, unless TALLY_DASHBOARD_PUBLIC lets anyone read.
+
+    For reads that show jobs' arguments and results: they can hold what Flower is
+    password-locked for.
+    """
+    if request.app.state.runtime.settings.dashboard.public:
+        return
+    cookie = request.cookies.get(COOKIE)
+    if cookie and token_accepted(request, cookie):
+        return  # the dashboard's own pages polling a job, with the login cookie
+    require_token(request)
+
+
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 Authenticated = Depends(require_token)
+ReadAuthenticated = Depends(require_token_to_read)
 CallerDep = Annotated[str, Depends(require_token)]

@@ -78,3 +78,136 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 # Every route that reads Redis can answer 503, and every route with parameters 422.
 COMMON = (422, 503)
+
+
+def job_links(job_id: str) -> dict[str, str]:
+    """Where to follow a job: its status and its result."""
+    return {"status_url": f"/api/v1/jobs/{job_id}", "result_url": f"/api/v1/jobs/{job_id}/result"}
+
+
+# --- typed answers (documented in /openapi.json; extra fields allowed as they grow) -------
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class JobView(_Open):
+    """A job (SPEC §5): what it is, where it is, and how it ended."""
+
+    job_id: str
+    task: str
+    queue: str
+    status: str = Field(examples=["running"], description="queued, running, retrying, "
+                        "succeeded, failed or aborted")  # fmt: skip
+    priority: int
+    kwargs: dict[str, Any]
+    progress: int | None
+    progress_message: str | None
+    attempts: int
+    max_attempts: int
+    result: Any = None
+    error: str | None
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+
+
+class JobsPage(_Open):
+    """Recent jobs, latest change first."""
+
+    jobs: list[JobView]
+    count: int
+
+
+class Enqueued(_Open):
+    """A job accepted: its id and where to follow it."""
+
+    job_id: str
+    status: str
+    status_url: str
+    result_url: str
+
+
+class QueueView(_Open):
+    """One queue: waiting, held for an eta, running, finished in 24 h, and its consumers."""
+
+    name: str
+    pending: int
+    scheduled: int
+    running: int
+    succeeded_24h: int
+    failed_24h: int
+    aborted_24h: int
+    workers: list[str]
+
+
+class QueuesPage(_Open):
+    queues: list[QueueView]
+
+
+class BufferView(_Open):
+    """Events waiting in the buffer."""
+
+    events: int
+    oldest_age_s: float | None
+    batch_size: int
+    flush_interval_s: float
+    backend: str
+
+
+class StoreStatsView(_Open):
+    """What the store holds (SPEC §2)."""
+
+    events: int
+    rows: int
+    oldest: str | None
+    newest: str | None
+    bytes_on_disk: int
+    table: str
+    backend: str
+
+
+class RankedRow(_Open):
+    """One entity in a group's ranking (trending rows add recent, expected, growth, ...)."""
+
+    rank: int
+    entity_type: str
+    entity_id: str
+    events: int
+
+
+class AnalyticsResults(_Open):
+    """A result set: per group, its ranked entities (seed 000's payload, narrowed)."""
+
+    as_of: str
+    generated_at: str
+    window_hours: int
+    groups: dict[str, list[RankedRow]]
+    metric: str
+    by: str
+
+
+class AnalyticsMetadata(_Open):
+    """The last run (seed 000's `comprehensive_analytics_metadata`)."""
+
+    last_analysis: str | None
+    as_of: str | None
+    events_scanned: int
+    duration_ms: float | None
+    parameters: dict[str, Any] | None
+    status: str
+
+
+class HealthView(_Open):
+    """Every part's check; `problems` says why when the status is degraded."""
+
+    status: str = Field(examples=["ok"], description="ok or degraded")
+    mode: str
+    problems: list[str]
+
+
+EVENT_SCHEMA: dict[str, Any] = {
+    "oneOf": [
+        {"$ref": "#/components/schemas/Event"},
+        {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
+    ]
+}

@@ -33,6 +33,9 @@ def install(app: FastAPI) -> None:
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         # The first problem, in the same shape as every other error: the field and why.
         first = exc.errors()[0] if exc.errors() else {}
+        if first.get("type") == "json_invalid":  # the same answer /api/v1/events gives
+            where = first.get("ctx", {}).get("error", "JSON decode error")
+            return _error(422, "invalid_json", f"body is not valid JSON: {where}", field="body")
         loc = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
         field = ".".join(loc) or "body"
         message = f"{field}: {first.get('msg', 'invalid')}"

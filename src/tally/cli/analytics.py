@@ -9,9 +9,8 @@ from rich.table import Table
 
 from tally.cli.common import console, kv_table
 from tally.cli.follow import follow
-from tally.cli.session import session
+from tally.cli.session import Session, session
 from tally.errors import JobError
-from tally.runtime.runtime import Runtime
 from tally.settings import Mode
 
 analytics_app = typer.Typer(help="Popularity and trending (SPEC §4).", no_args_is_help=True)
@@ -27,12 +26,15 @@ def run(
     ] = None,
     wait: Annotated[bool, typer.Option(help="wait and show progress")] = False,
     timeout: Annotated[float, typer.Option(help="seconds to wait")] = 600.0,
+    publish: Annotated[
+        bool, typer.Option(help="a backfill (--as-of) replaces the live results seed 000 reads")
+    ] = False,
 ) -> None:
-    """Run popularity and trending now (or as of a past time)."""
+    """Run popularity and trending now, or as of a past time (a backfill, under its own keys)."""
     with session() as runtime:
         # Embedded: the run happens in this process, so there is nothing to come back to.
         wait = wait or runtime.mode is Mode.EMBEDDED
-        queued = runtime.analytics.run(as_of, wait=False, timeout_s=timeout)
+        queued = runtime.analytics.run(as_of, wait=False, timeout_s=timeout, publish=publish)
         if not wait:
             console.print(kv_table("analytics run queued", queued))
             return
@@ -42,7 +44,7 @@ def run(
             print_top(runtime, groups_per_dimension=3, rows=5)
 
 
-def watch(runtime: Runtime, job_id: str, timeout_s: float) -> dict[str, Any]:
+def watch(runtime: Session, job_id: str, timeout_s: float) -> dict[str, Any]:
     """Show a run's progress until it ends; return its metadata."""
     record = follow(runtime, job_id, "analytics", timeout_s)
     if record.status.value != "succeeded":
@@ -57,10 +59,11 @@ def show(
     by: By = "country",
     group: Annotated[str | None, typer.Option(help="one group, e.g. FR")] = None,
     limit: Annotated[int, typer.Option(min=1, help="rows per group")] = 10,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="a backfill's results")] = None,
 ) -> None:
-    """Print the published results."""
+    """Print the published results (live, or a backfill's with --as-of)."""
     with session() as runtime:
-        payload = runtime.analytics.results(metric, by, group, limit)
+        payload = runtime.analytics.results(metric, by, group, limit, as_of=as_of)
     console.print(results_table(metric, by, payload["groups"]))
     console.print(f"as of {payload['as_of']}, generated {payload['generated_at']}")
 
@@ -92,8 +95,12 @@ def results_table(
         table.add_column("score", justify="right")
         table.add_column("events", justify="right")
     else:
-        for column in ("trend", "events", "expected", "growth"):
+        for column in ("trend", "events", "recent (w)", "expected (w)", "growth"):
             table.add_column(column, justify="right")
+        table.caption = (
+            "weighted: recent = Σ weights over the last 24 h, expected = half the Σ over the "
+            "48 h before; growth = (recent - expected) / expected"
+        )
     for group, rows in groups.items():
         for row in rows:
             entity = f"{row['entity_type']}:{row['entity_id']}"
@@ -105,6 +112,7 @@ def results_table(
                 values = [
                     f"{row['trend_score']:.2f}",
                     f"{row['events']:,}",
+                    f"{row['recent']:,.1f}",
                     f"{row['expected']:,.1f}",
                     "new" if growth is None else f"{growth:+.0%}",
                 ]
@@ -113,7 +121,7 @@ def results_table(
     return table
 
 
-def print_top(runtime: Runtime, *, groups_per_dimension: int, rows: int) -> None:
+def print_top(runtime: Session, *, groups_per_dimension: int, rows: int) -> None:
     """Top popular and trending entities for the largest few countries and categories."""
     for by in ("country", "category"):
         totals = runtime.analytics.results("popularity", by, None, rows).get("totals", {})

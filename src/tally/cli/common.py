@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,7 +33,20 @@ def load_settings() -> Settings:
         lines = [f"  {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
         fail("invalid configuration:\n" + "\n".join(lines))
     except SettingsError as exc:  # a JSON setting that does not parse
-        fail(f"invalid configuration: {exc}")
+        fail(f"invalid configuration: {_env_name(str(exc))} is not valid JSON")
+
+
+def _env_name(message: str) -> str:
+    """The environment name behind pydantic-settings' 'error parsing value for field "x"'."""
+    match = re.search(r'field "(\w+)"', message)
+    if match is None:
+        return "a setting"
+    for section in Settings.model_fields.values():
+        kind: Any = section.annotation
+        field = getattr(kind, "model_fields", {}).get(match.group(1))
+        if field is not None and isinstance(field.validation_alias, str):
+            return field.validation_alias
+    return match.group(1)
 
 
 # Attributes every LogRecord has; the rest came from `extra=` and go into JSON lines.
@@ -99,8 +113,23 @@ def kv_table(title: str, rows: dict[str, Any]) -> Table:
     table.add_column(style="bold cyan")
     table.add_column()
     for key, value in rows.items():
-        table.add_row(str(key), "—" if value is None else str(value))
+        table.add_row(str(key), show(value))
     return table
+
+
+def show(value: Any) -> str:
+    """A value for a table cell: mappings and lists as `k: v` lines, not Python reprs."""
+    if value is None:
+        return "—"
+    if isinstance(value, dict):
+        return "\n".join(f"{k}: {show(v)}" for k, v in value.items() if v is not None)
+    if isinstance(value, list | tuple):
+        return ", ".join(show(v) for v in value) or "—"
+    if isinstance(value, float):
+        return f"{value:,.3f}".rstrip("0").rstrip(".")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
 
 
 def print_banner(settings: Settings) -> None:

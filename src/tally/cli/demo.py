@@ -21,7 +21,7 @@ from tally.cli.analytics import print_top
 from tally.cli.common import console, fail, friendly_errors, kv_table, load_settings, print_banner
 from tally.cli.follow import track
 from tally.runtime.runtime import Runtime, embedded_runtime, stop_embedded
-from tally.settings import Mode
+from tally.settings import Mode, StoreSettings
 
 EVENT_TYPES = (
     ("video_view", 0.70),
@@ -132,7 +132,7 @@ def demo(
     started = time.perf_counter()
     with friendly_errors():
         t0 = time.perf_counter()
-        runtime = embedded_runtime(settings)
+        runtime = embedded_runtime(settings, announce=False)
         timings["start (open store)"] = f"{time.perf_counter() - t0:.2f} s"
         try:
             with _progress() as progress:
@@ -179,6 +179,12 @@ def demo(
     timings["total"] = f"{time.perf_counter() - started:.2f} s"
     console.print(kv_table("store", stats))
     console.print(kv_table("timings", timings))
+    default = StoreSettings.model_fields["data_dir"].default
+    prefix = "" if settings.data_dir == default else f"TALLY_DATA_DIR={settings.data_dir} "
+    console.print(
+        f"The events stay in {settings.data_dir}: [bold]{prefix}tally dev[/] opens them in the "
+        "dashboard (it runs the analytics again at start)."
+    )
 
 
 def _follow(runtime: Runtime, job_id: str, progress: Progress, task: TaskID) -> dict[str, Any]:

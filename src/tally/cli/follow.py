@@ -8,13 +8,13 @@ from collections.abc import Callable
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tally.cli.common import console
+from tally.cli.session import Session
 from tally.errors import JobTimeout
 from tally.jobs.record import FINAL, JobRecord
-from tally.runtime.runtime import Runtime
 
 
 def track(
-    runtime: Runtime,
+    runtime: Session,
     job_id: str,
     on_progress: Callable[[int, str], None],
     timeout_s: float,
@@ -34,7 +34,7 @@ def track(
         time.sleep(poll_s)
 
 
-def follow(runtime: Runtime, job_id: str, label: str, timeout_s: float) -> JobRecord:
+def follow(runtime: Session, job_id: str, label: str, timeout_s: float) -> JobRecord:
     """Show a job's progress bar until it ends; return its final record."""
     with Progress(
         TextColumn(f"[bold]{label}"),

@@ -41,6 +41,8 @@ def enqueue(
 ) -> None:
     """Enqueue a job; with --wait, show its progress and result."""
     with session() as runtime:
+        if task not in {t["name"] for t in runtime.inspector.tasks()}:
+            fail(f"unknown task {task!r}; `tally tasks` lists the known ones")
         record, created = runtime.jobs.enqueue(
             task, kwargs=parse_args(arg or []), priority=priority, queue=queue,
             countdown=countdown, job_id=job_id,
@@ -75,12 +77,13 @@ def jobs(
     task: Annotated[str | None, typer.Option(help="only this task")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
 ) -> None:
-    """Recent jobs, newest first."""
+    """Recent jobs, latest change first (finished, or created while still going)."""
     with session() as runtime:
         rows = runtime.jobs.recent(status, task, limit)
-    table = Table(title=f"jobs ({len(rows)})", title_justify="left")
-    for column in ("job id", "task", "queue", "status", "progress", "attempts", "created"):
-        table.add_column(column)
+    table = Table(title=f"jobs ({len(rows)}), latest change first", title_justify="left")
+    for column in ("job id", "task", "queue", "status", "progress", "attempts", "changed"):
+        # Whole ids, never cut, so they can be copied into `tally job`.
+        table.add_column(column, no_wrap=column == "job id", overflow="fold")
     for r in rows:
         p = public(r)
         table.add_row(
@@ -90,7 +93,7 @@ def jobs(
             _coloured(r.status),
             "" if r.progress is None else f"{r.progress}%",
             f"{r.attempts}/{r.max_attempts}",
-            str(p["created_at"])[:19],
+            str(p["finished_at"] or p["created_at"])[:19],
         )
     console.print(table)
 

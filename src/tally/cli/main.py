@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tally.cli import analytics, demo, jobs, processes, status, store
+from tally.cli import analytics, demo, jobs, processes, session, status, store
 
 app = typer.Typer(
     help="Tally: events in, analytics and jobs out.", no_args_is_help=True, add_completion=False
@@ -24,6 +24,18 @@ for _name, _command in (
     ("tasks", jobs.tasks),
 ):
     app.command(_name)(_command)
+
+
+@app.callback()
+def _options(
+    url: str | None = typer.Option(
+        None, "--url", envvar="TALLY_URL", help="a running Tally's API (default: a local tally dev)"
+    ),
+) -> None:
+    """Tally: events in, analytics and jobs out."""
+    session.api_url = url
+
+
 app.add_typer(store.events_app, name="events")
 app.add_typer(store.store_app, name="store")
 app.add_typer(store.db_app, name="db")

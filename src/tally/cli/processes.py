@@ -11,7 +11,15 @@ import typer
 import uvicorn
 
 from tally import keys
-from tally.cli.common import fail, friendly_errors, load_settings, print_banner, setup_logging
+from tally.cli.common import (
+    err_console,
+    fail,
+    friendly_errors,
+    load_settings,
+    print_banner,
+    setup_logging,
+)
+from tally.cli.remote import announce_server, forget_server
 from tally.errors import StoreLocked, StoreUnavailable
 from tally.runtime import collector
 from tally.runtime.runtime import Runtime, embedded_runtime
@@ -32,17 +40,29 @@ def api(
     with friendly_errors():
         check_startup(settings)
         if settings.mode is Mode.EMBEDDED:
-            runtime = embedded_runtime(settings, startup_jobs=True)
+            runtime = embedded_runtime(settings, startup_jobs=True, announce=False)
         else:
             runtime = Runtime(settings, run_tasks=False)
         api_app = create_api(runtime)
-    uvicorn.run(
-        api_app,
-        host=host or settings.api.host,
-        port=port or settings.api.port,
-        log_level=settings.log.level.lower(),
-        access_log=False,
+    bind_host, bind_port = host or settings.api.host, port or settings.api.port
+    shown = "127.0.0.1" if bind_host in ("0.0.0.0", "::") else bind_host
+    err_console.print(
+        f"[bold]Dashboard:[/] http://{shown}:{bind_port}/  ·  API: http://{shown}:{bind_port}/docs"
     )
+    local = settings.mode is Mode.EMBEDDED  # this process owns the store: tell the CLI
+    if local:
+        announce_server(settings, f"http://{shown}:{bind_port}")
+    try:
+        uvicorn.run(
+            api_app,
+            host=bind_host,
+            port=bind_port,
+            log_level=settings.log.level.lower(),
+            access_log=False,
+        )
+    finally:
+        if local:
+            forget_server(settings)
 
 
 def dev(

@@ -7,19 +7,20 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from tally.cli.common import console, kv_table, load_settings, setup_logging
-from tally.cli.session import Timeout, close_runtime, open_runtime
+from tally.cli.common import console, friendly_errors, kv_table, load_settings, setup_logging
+from tally.cli.session import Session, Timeout, close_runtime, open_runtime
 from tally.errors import TallyError
-from tally.runtime.runtime import Runtime
 
 
 def status(timeout: Timeout = 5.0) -> None:
     """Mode, Redis, workers, buffer and store at a glance."""
     settings = load_settings()
     setup_logging("WARNING")
-    runtime = open_runtime(settings)
+    with friendly_errors():
+        runtime = open_runtime(settings)
     try:
-        ok, checks = runtime.health()
+        with friendly_errors():
+            ok, checks = runtime.health()
         shown = ("mode", "redis", "store", "metadata_db")
         policy = checks.get("redis_policy")
         if isinstance(policy, dict) and "maxmemory_policy" in policy:
@@ -28,7 +29,8 @@ def status(timeout: Timeout = 5.0) -> None:
         console.print(kv_table("Tally", {k: checks.get(k) for k in shown}))
         _workers_table(checks.get("workers", []))
         _queues_table(runtime)
-        _schedule_table(runtime)
+        with friendly_errors():
+            _schedule_table(runtime)
         _breakers_table(checks.get("breakers", []))
         console.print(kv_table("buffer", checks.get("buffer", {})))
         _last_run(runtime)
@@ -80,7 +82,7 @@ def _workers_table(workers: Any) -> None:
     console.print(table)
 
 
-def _queues_table(runtime: Runtime) -> None:
+def _queues_table(runtime: Session) -> None:
     try:
         queues = runtime.inspector.queues()
     except TallyError as exc:
@@ -95,7 +97,7 @@ def _queues_table(runtime: Runtime) -> None:
     console.print(table)
 
 
-def _schedule_table(runtime: Runtime) -> None:
+def _schedule_table(runtime: Session) -> None:
     table = Table(title="schedule", title_justify="left")
     for column in ("name", "task", "every", "next run"):
         table.add_column(column)
@@ -104,7 +106,7 @@ def _schedule_table(runtime: Runtime) -> None:
     console.print(table)
 
 
-def _last_run(runtime: Runtime) -> None:
+def _last_run(runtime: Session) -> None:
     try:
         meta = runtime.analytics.metadata()
     except TallyError:

@@ -16,8 +16,9 @@ def bars(rows: Sequence[tuple[str, float]], *, width: int = 560, title: str = ""
     span = width - LABEL_W - VALUE_W
     height = len(rows) * (BAR_H + GAP) + GAP
     parts = [
+        # Sized by its card (CSS max-width: 100%); the viewBox keeps its proportions.
         f'<svg class="chart" role="img" aria-label="{escape(title)}" width="{width}" '
-        f'height="{height}" viewBox="0 0 {width} {height}">',
+        f'height="{height}" viewBox="0 0 {width} {height}" preserveAspectRatio="xMinYMin meet">',
         f"<title>{escape(title)}</title>",
     ]
     for i, (label, value) in enumerate(rows):

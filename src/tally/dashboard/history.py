@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tally.errors import TallyError
+from tally.infra.periodic import Periodic
 
 log = logging.getLogger("tally.dashboard")
 
@@ -29,40 +30,39 @@ class Sample:
 
 
 class History:
-    """A ring of samples (one process's view; each API process keeps its own)."""
+    """A ring of samples (one process's view; each API process keeps its own).
+
+    Sampling is also how an API process notices Redis going away and coming back: its loop
+    says each once (infra.periodic).
+    """
 
     def __init__(self, read: Callable[[], Sample], every_s: float) -> None:
         self._read = read
-        self._every_s = every_s
         self._samples: deque[Sample] = deque(maxlen=int(KEEP_S / every_s) + 1)
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="tally-history", daemon=True)
+        self._loop = Periodic("tally-api", self._tick, every_s, log=log, first_wait=False)
 
     def start(self) -> None:
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._loop.stop()
 
     def sample(self) -> None:
         """Take one sample now (Redis down: skipped)."""
         try:
-            s = self._read()
+            self._tick()
         except TallyError as exc:
             log.debug("history sample skipped: %s", exc)
-            return
+
+    def _tick(self) -> None:
+        s = self._read()
         with self._lock:
             self._samples.append(s)
 
     def samples(self) -> list[Sample]:
         with self._lock:
             return list(self._samples)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.sample()
-            self._stop.wait(self._every_s)
 
 
 def per_minute(

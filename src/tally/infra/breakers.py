@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -24,6 +25,10 @@ from tally.errors import (
 )
 from tally.infra.health import Checked
 from tally.infra.redis import redis_errors
+
+# pybreaker's Redis storage logs a traceback for every call while Redis is down, then falls
+# back to "closed"; Tally reports Redis being down once, in its own words (infra.redis).
+logging.getLogger("pybreaker").setLevel(logging.CRITICAL)
 
 BREAKER_STATE = Gauge(
     "tally_breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open", ["breaker"]

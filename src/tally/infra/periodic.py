@@ -6,7 +6,24 @@ import logging
 import threading
 from collections.abc import Callable
 
-from tally.errors import TallyError
+from tally.errors import TallyError, UnavailableError
+
+# Services a loop of this process has said are down: the other loops stay quiet about them,
+# so an outage is one warning and one "back", not one per loop (heartbeat, promoter, ...).
+_down: dict[str, str] = {}
+_down_lock = threading.Lock()
+
+
+def _first_to_say(exc: TallyError, *, down: bool) -> bool:
+    """True for the first loop to see this service go down (or come back)."""
+    service = exc.service if isinstance(exc, UnavailableError) else str(exc)
+    with _down_lock:
+        if down:
+            if service in _down:
+                return False
+            _down[service] = str(exc)
+            return True
+        return _down.pop(service, None) is not None
 
 
 class Periodic:
@@ -26,7 +43,7 @@ class Periodic:
         self._log = log
         self._first_wait = first_wait
         self._stop = threading.Event()
-        self._failing: str | None = None
+        self._failing: TallyError | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
@@ -57,13 +74,14 @@ class Periodic:
             self._tick()
         except TallyError as exc:
             # One line when a dependency goes away and one when it is back, not one per tick.
-            if self._failing != str(exc):
+            if self._failing is None and _first_to_say(exc, down=True):
                 self._log.warning("%s: %s", self._thread.name, exc)
-            self._failing = str(exc)
+            self._failing = exc
             return
         except Exception:  # noqa: BLE001 - a bug in a tick must not kill the loop
             self._log.exception("%s failed", self._thread.name)
             return
         if self._failing is not None:
-            self._log.info("%s: working again", self._thread.name)
+            if _first_to_say(self._failing, down=False):
+                self._log.info("%s: working again", self._thread.name)
             self._failing = None

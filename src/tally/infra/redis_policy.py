@@ -135,7 +135,11 @@ class PolicyGuard:
         try:
             self.refresh(announce=True)
         except UnavailableError as exc:
-            log.warning("redis policy not read at start: %s", exc.message)
+            log.warning(
+                "Redis is unreachable at start (%s): requests that need it answer 503 until "
+                "it is back",
+                exc.message,
+            )
         self._loop.start()
 
     def stop(self) -> None:

@@ -101,7 +101,10 @@ class JobIndex(ABC):
     def recent(
         self, statuses: list[Status], queues: list[str], limit: int, task: str | None = None
     ) -> list[JobRecord]:
-        """Newest jobs in these statuses and queues (of one task), newest first."""
+        """Jobs in these statuses and queues (of one task), latest change first.
+
+        The latest change is when a job finished, or was created while it has not.
+        """
 
     @abstractmethod
     def counts(self, queue: str, now: float) -> QueueCounts:

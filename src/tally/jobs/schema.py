@@ -17,7 +17,7 @@ class InputSchema:
     def __init__(self, fn: Callable[..., Any], skip: type | None = None) -> None:
         self.name = getattr(fn, "__qualname__", repr(fn))
         signature = inspect.signature(fn)
-        hints = get_type_hints(fn)
+        hints = get_type_hints(fn, include_extras=True)  # keep Annotated validators
         fields: dict[str, Any] = {}
         self.context_param: str | None = None
         extra: Literal["allow", "forbid"] = "forbid"

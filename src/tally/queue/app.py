@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +20,16 @@ from tally.settings import Settings
 
 # Short etas (< HOLD_AFTER_S, and canvas messages) wait in worker memory; at most this many.
 ETA_TASKS_IN_MEMORY = 1000
+
+
+class _NoDefaultHostNotice(logging.Filter):
+    """kombu says "No hostname was supplied" for the in-memory transport, which has none."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("No hostname was supplied")
+
+
+logging.getLogger("kombu.connection").addFilter(_NoDefaultHostNotice())
 
 
 def hard_limit_s(settings: Settings) -> int:

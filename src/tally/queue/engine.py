@@ -22,6 +22,29 @@ from tally.queue.inspect import broker_depths, due_held
 log = logging.getLogger("tally.engine")
 
 
+class QuietReconnects(logging.Filter):
+    """Celery's consumer says "Cannot connect ... Trying again" on every retry, over three
+    lines: keep the first of an outage, on one line, and drop the rest until it reconnects."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._retrying = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message.startswith("Connected to"):
+            self._retrying = False
+            return True
+        if message.startswith("Skipping prefetch count reduction"):
+            return False  # a note about Celery's QoS internals on every reconnect
+        if message.startswith("consumer: Cannot connect"):
+            if self._retrying:
+                return False
+            self._retrying = True
+            record.msg, record.args = " ".join(message.split()), None
+        return True
+
+
 def run_worker(
     app: TallyCelery,
     *,
@@ -41,6 +64,7 @@ def run_worker(
     `shutdown_grace_s`; those still running then are re-queued, so an orchestrator's
     SIGKILL after its own grace period finds nothing in flight.
     """
+    logging.getLogger("celery.worker.consumer.consumer").addFilter(QuietReconnects())
     worker_shutting_down.connect(
         lambda **_: _requeue_after(app, shutdown_grace_s), weak=False, dispatch_uid="tally-grace"
     )

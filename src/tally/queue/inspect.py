@@ -15,7 +15,7 @@ from tally.infra.health import Checked
 from tally.infra.redis import redis_errors
 from tally.jobs.base import JobIndex
 from tally.jobs.record import Status
-from tally.jobs.registry import REGISTRY
+from tally.jobs.registry import REGISTRY, schedules, startup_tasks
 from tally.queue.beat import schedule_table
 from tally.settings import Settings
 
@@ -69,6 +69,17 @@ class Inspector:
     def schedule(self) -> list[dict[str, Any]]:
         """The schedule table with each entry's next run."""
         return schedule_table(self._settings)
+
+    def scheduled_queues(self) -> dict[str, list[str]]:
+        """Queue -> the tasks that run there by themselves (on a schedule or at start-up)."""
+        out: dict[str, list[str]] = {}
+        names = {e.task for e in schedules(self._settings)}
+        names |= set(startup_tasks(self._settings, list(keys.QUEUES)))
+        for name in sorted(names):
+            task = REGISTRY.get(name)
+            if task is not None:
+                out.setdefault(task.queue, []).append(name)
+        return out
 
     def workers(self) -> list[dict[str, Any]]:
         """Workers seen in the last minute (embedded: this process's own worker thread)."""
@@ -133,8 +144,9 @@ class QueuesCheck:
 
     name = "queues"
 
-    def __init__(self, inspector: Inspector) -> None:
+    def __init__(self, inspector: Inspector, *, consumers_matter: bool) -> None:
         self._inspector = inspector
+        self._consumers_matter = consumers_matter  # False: embedded consumes every queue
 
     def check(self) -> Checked:
         try:
@@ -142,4 +154,14 @@ class QueuesCheck:
         except UnavailableError as exc:
             return Checked({"status": "unavailable", "error": exc.message})
         shown = ("pending", "scheduled", "running", "workers")
-        return Checked({q["name"]: {k: q[k] for k in shown} for q in rows})
+        problems = []
+        if self._consumers_matter:
+            # Scheduled work on a queue nobody consumes never runs: say so, not "ok".
+            for queue, tasks in self._inspector.scheduled_queues().items():
+                row = next((q for q in rows if q["name"] == queue), None)
+                if row is not None and not row["workers"]:
+                    problems.append(
+                        f"queue {queue} has scheduled work ({', '.join(tasks)}) but no worker "
+                        f"consumes it (tally worker -Q ...,{queue})"
+                    )
+        return Checked({q["name"]: {k: q[k] for k in shown} for q in rows}, tuple(problems))

@@ -114,7 +114,7 @@ class Runtime:
             MetadataCheck(self.metadata),
             BreakersCheck(self.breakers),
             FunctionCheck("buffer", lambda: Checked(events.buffer_info())),
-            QueuesCheck(self.inspector),
+            QueuesCheck(self.inspector, consumers_matter=not embedded),
         ]
 
     def health(self) -> tuple[bool, dict[str, Any]]:
@@ -131,13 +131,19 @@ class Runtime:
         return upgrade_metadata(self.metadata)
 
     # --- lifecycle -----------------------------------------------------------------
-    def start_embedded(self, concurrency: int = 4, *, startup_jobs: bool = False) -> None:
-        """Run the worker and scheduler as threads here, owning the store (embedded mode)."""
-        log.warning(
-            "EMBEDDED MODE: no REDIS_URL set. The job engine, buffer and cache run inside "
-            "this process; nothing is distributed and queued jobs and buffered events are "
-            "lost on restart. Set REDIS_URL for production."
-        )
+    def start_embedded(
+        self, concurrency: int = 4, *, startup_jobs: bool = False, announce: bool = True
+    ) -> None:
+        """Run the worker and scheduler as threads here, owning the store (embedded mode).
+
+        `announce`: say embedded mode in a log line (False: the caller's banner said it).
+        """
+        if announce:
+            log.warning(
+                "EMBEDDED MODE: no REDIS_URL set. The job engine, buffer and cache run inside "
+                "this process; nothing is distributed and queued jobs and buffered events are "
+                "lost on restart. Set REDIS_URL for production."
+            )
         self.owner.store()  # open and upgrade now: fail at start, not on the first flush
         self.engine = EmbeddedEngine(
             self.app,
@@ -216,7 +222,9 @@ _embedded: Runtime | None = None
 _embedded_lock = threading.Lock()
 
 
-def embedded_runtime(settings: Settings, *, startup_jobs: bool = False) -> Runtime:
+def embedded_runtime(
+    settings: Settings, *, startup_jobs: bool = False, announce: bool = True
+) -> Runtime:
     """The process-wide all-in-one runtime (embedded mode), started on first use.
 
     `startup_jobs`: run what a worker runs when it starts (seed 000's analytics run); only
@@ -226,7 +234,7 @@ def embedded_runtime(settings: Settings, *, startup_jobs: bool = False) -> Runti
     with _embedded_lock:
         if _embedded is None:
             runtime = Runtime(settings, run_tasks=True)
-            runtime.start_embedded(startup_jobs=startup_jobs)
+            runtime.start_embedded(startup_jobs=startup_jobs, announce=announce)
             _embedded = runtime
         return _embedded
 

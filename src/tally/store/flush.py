@@ -117,7 +117,9 @@ def flush(
     report.duration_ms = int((time.monotonic() - started) * 1000)
     if report.events_read:
         FLUSH_DURATION.observe(report.duration_ms / 1000)
-    log.info(
+    # An empty scheduled flush is routine: not worth a line at INFO every minute.
+    log.log(
+        logging.INFO if report.events_read or report.reclaimed_events else logging.DEBUG,
         "flush %s: %d events in %d batches, %d rows written, %d remaining, %d ms",
         report.status,
         report.events_read,

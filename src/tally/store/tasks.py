@@ -30,9 +30,14 @@ def flush_schedule(flush: FlushSettings) -> Every:
 )
 def flush_events(ctx: JobContext) -> dict[str, Any]:
     """Store what waits in the event buffer (idempotent: safe to run again)."""
-    report = ctx.resource(StoreOwner).flush(progress=ctx.report_progress)
-    if report.status.startswith("partial") and ctx.enqueue is not None:
-        # More waits than one run may take: hand the rest to a fresh run.
+    owner = ctx.resource(StoreOwner)
+    report = owner.flush(progress=ctx.report_progress)
+    # Only a run that held the lease hands on: a skipped one leaves it to the holder.
+    ran = report.status == "ok" or report.status.startswith("partial")
+    more = ran and (report.status != "ok" or report.remaining >= owner.settings.batch_size)
+    if more and ctx.enqueue is not None:
+        # More waits than one run took (its time budget, or what arrived meanwhile, whose
+        # size trigger found this run holding the lease): hand the rest to a fresh run.
         ctx.enqueue(keys.TASK_FLUSH)
     return report.as_dict()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query
@@ -9,7 +10,15 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from tally.api.deps import Authenticated, RuntimeDep
-from tally.api.docs import COMMON, JSON_NUMBER, errors
+from tally.api.docs import (
+    COMMON,
+    JSON_NUMBER,
+    AnalyticsMetadata,
+    AnalyticsResults,
+    Enqueued,
+    errors,
+    job_links,
+)
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
 
@@ -18,6 +27,10 @@ By = Annotated[
 ]
 Group = Annotated[str | None, Query(max_length=64, description="one group, e.g. FR or music")]
 Limit = Annotated[int | None, Query(ge=1, le=10_000, description="rows per group")]
+AsOf = Annotated[
+    datetime | None,
+    Query(description="a backfill's results (a past run's as_of); default: the live ones"),
+]
 
 
 class RunRequest(BaseModel):
@@ -31,6 +44,11 @@ class RunRequest(BaseModel):
         description="ISO 8601; not in the future",
     )
     wait: StrictBool = Field(default=False, description="wait for the run and return its metadata")
+    publish: StrictBool = Field(
+        default=False,
+        description="a run as of a past time replaces the live results (default: its own keys, "
+        "read with ?as_of=)",
+    )
     timeout_s: Annotated[float, Field(gt=0, le=3600), JSON_NUMBER] = 120.0
 
 
@@ -39,7 +57,7 @@ class RunRequest(BaseModel):
     dependencies=[Authenticated],
     responses={
         200: {"description": "with wait: the run's metadata"},
-        202: {"description": "the run's job id"},
+        202: {"model": Enqueued, "description": "the run's job id and where to follow it"},
         **errors(401, *COMMON, 502, 504),
     },
 )
@@ -48,27 +66,39 @@ def post_run(
 ) -> JSONResponse:
     """Start an analytics run; 202 with its job id, or 200 with the metadata when waiting."""
     req = body or RunRequest()
-    result = runtime.analytics.run(req.as_of, wait=req.wait, timeout_s=req.timeout_s)
-    return JSONResponse(status_code=200 if req.wait else 202, content=result)
+    result = runtime.analytics.run(
+        req.as_of, wait=req.wait, timeout_s=req.timeout_s, publish=req.publish
+    )
+    if req.wait:
+        return JSONResponse(status_code=200, content=result)
+    return JSONResponse(status_code=202, content={**result, **job_links(result["job_id"])})
 
 
-@router.get("/popularity", responses=errors(404, *COMMON))
+@router.get("/popularity", responses={200: {"model": AnalyticsResults}, **errors(404, *COMMON)})
 def get_popularity(
-    runtime: RuntimeDep, by: By = "country", group: Group = None, limit: Limit = None
+    runtime: RuntimeDep,
+    by: By = "country",
+    group: Group = None,
+    limit: Limit = None,
+    as_of: AsOf = None,
 ) -> dict[str, Any]:
     """Top entities by decayed weighted score over the last 24 h, per group."""
-    return runtime.analytics.results("popularity", by, group, limit)
+    return runtime.analytics.results("popularity", by, group, limit, as_of=as_of)
 
 
-@router.get("/trending", responses=errors(404, *COMMON))
+@router.get("/trending", responses={200: {"model": AnalyticsResults}, **errors(404, *COMMON)})
 def get_trending(
-    runtime: RuntimeDep, by: By = "country", group: Group = None, limit: Limit = None
+    runtime: RuntimeDep,
+    by: By = "country",
+    group: Group = None,
+    limit: Limit = None,
+    as_of: AsOf = None,
 ) -> dict[str, Any]:
-    """Entities rising against their previous 48 h, per group."""
-    return runtime.analytics.results("trending", by, group, limit)
+    """Entities rising against their previous 48 h (weighted: recent vs expected), per group."""
+    return runtime.analytics.results("trending", by, group, limit, as_of=as_of)
 
 
-@router.get("/metadata", responses=errors(404, 503))
-def get_metadata(runtime: RuntimeDep) -> dict[str, Any]:
+@router.get("/metadata", responses={200: {"model": AnalyticsMetadata}, **errors(404, 503)})
+def get_metadata(runtime: RuntimeDep, as_of: AsOf = None) -> dict[str, Any]:
     """The last run: when, as of when, events scanned, duration, parameters, status."""
-    return runtime.analytics.metadata()
+    return runtime.analytics.metadata(as_of=as_of)

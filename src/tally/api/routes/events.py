@@ -9,7 +9,17 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from tally.api.deps import Authenticated, RuntimeDep
-from tally.api.docs import COMMON, ErrorBody, IngestResponse, errors
+from tally.api.docs import (
+    COMMON,
+    EVENT_SCHEMA,
+    BufferView,
+    Enqueued,
+    ErrorBody,
+    IngestResponse,
+    StoreStatsView,
+    errors,
+    job_links,
+)
 from tally.errors import PayloadTooLarge
 from tally.events.accept import parse_body
 from tally.events.schema import Reason
@@ -45,7 +55,8 @@ async def _read_body(request: Request, limit: int) -> bytes:
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": {"oneOf": [{"type": "object"}, {"type": "array"}]}},
+                # One event, or a JSON array of them (components.schemas.Event, set by app.py)
+                "application/json": {"schema": EVENT_SCHEMA},
                 "application/x-ndjson": {"schema": {"type": "string"}},
             },
         }
@@ -70,25 +81,34 @@ async def post_events(request: Request, runtime: RuntimeDep) -> JSONResponse:
     return JSONResponse(status_code=status, content=result.as_dict())
 
 
-@router.get("/events/buffer", responses=errors(503))
+@router.get("/events/buffer", responses={200: {"model": BufferView}, **errors(503)})
 def get_buffer(runtime: RuntimeDep) -> dict[str, Any]:
     """Events waiting in the buffer and the age of the oldest."""
     return runtime.events.buffer_info()
 
 
 @router.post(
-    "/events/flush", dependencies=[Authenticated], responses=errors(401, *COMMON, 502, 504)
+    "/events/flush",
+    dependencies=[Authenticated],
+    responses={
+        200: {"description": "with wait: the flush's report"},
+        202: {"model": Enqueued, "description": "the flush's job id and where to follow it"},
+        **errors(401, *COMMON, 502, 504),
+    },
 )
 def post_flush(
     runtime: RuntimeDep,
     wait: bool = Query(default=False, description="wait for the flush and return its report"),
     timeout_s: float = Query(default=60.0, gt=0, le=600),
-) -> dict[str, Any]:
-    """Flush the buffer into the store now."""
-    return runtime.store.flush(wait=wait, timeout_s=timeout_s)
+) -> JSONResponse:
+    """Flush the buffer into the store now: 202 with its job id, or 200 with its report."""
+    result = runtime.store.flush(wait=wait, timeout_s=timeout_s)
+    if wait:
+        return JSONResponse(status_code=200, content=result)
+    return JSONResponse(status_code=202, content={**result, **job_links(result["job_id"])})
 
 
-@router.get("/store/stats", responses=errors(*COMMON, 502, 504))
+@router.get("/store/stats", responses={200: {"model": StoreStatsView}, **errors(*COMMON, 502, 504)})
 def get_store_stats(
     runtime: RuntimeDep, timeout_s: float = Query(default=30.0, gt=0, le=600)
 ) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from tally.api.deps import RuntimeDep
+from tally.api.docs import HealthView
 
 router = APIRouter(tags=["health"])
 
@@ -17,8 +18,8 @@ router = APIRouter(tags=["health"])
 @router.get(
     "/api/v1/health",
     responses={
-        200: {"description": "healthy"},
-        503: {"description": "degraded: the failing checks say why"},
+        200: {"model": HealthView, "description": "healthy"},
+        503: {"model": HealthView, "description": "degraded: the failing checks say why"},
     },
 )
 async def health(runtime: RuntimeDep) -> JSONResponse:

@@ -10,8 +10,17 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
-from tally.api.deps import Authenticated, RuntimeDep
-from tally.api.docs import COMMON, JSON_NUMBER, errors
+from tally.api.deps import Authenticated, ReadAuthenticated, RuntimeDep
+from tally.api.docs import (
+    COMMON,
+    JSON_NUMBER,
+    Enqueued,
+    JobsPage,
+    JobView,
+    QueuesPage,
+    errors,
+    job_links,
+)
 from tally.jobs.client import PRIORITY_DEFAULT, PRIORITY_MAX, PRIORITY_MIN
 from tally.jobs.record import Status, public
 
@@ -38,12 +47,11 @@ class EnqueueRequest(BaseModel):
     )
 
 
-def _links(job_id: str) -> dict[str, str]:
-    return {"status_url": f"/api/v1/jobs/{job_id}", "result_url": f"/api/v1/jobs/{job_id}/result"}
-
-
 @router.post(
-    "/jobs", status_code=202, dependencies=[Authenticated], responses=errors(401, 404, *COMMON)
+    "/jobs",
+    status_code=202,
+    dependencies=[Authenticated],
+    responses={202: {"model": Enqueued}, **errors(401, 404, *COMMON)},
 )
 async def post_job(runtime: RuntimeDep, body: EnqueueRequest) -> JSONResponse:
     """Enqueue a job: 202 with its id and where to follow it; the same job_id gives the same job."""
@@ -62,18 +70,26 @@ async def post_job(runtime: RuntimeDep, body: EnqueueRequest) -> JSONResponse:
         "job_id": record.job_id,
         "status": record.status.value,
         "created": created,
-        **_links(record.job_id),
+        **job_links(record.job_id),
     }
     return JSONResponse(status_code=202, content=content)
 
 
-@router.get("/jobs/{job_id}", responses=errors(404, *COMMON))
+@router.get(
+    "/jobs/{job_id}",
+    dependencies=[ReadAuthenticated],
+    responses={200: {"model": JobView}, **errors(401, 404, *COMMON)},
+)
 def get_job(runtime: RuntimeDep, job_id: str) -> dict[str, Any]:
     """A job: status, progress, attempts, timestamps, and its result or error once finished."""
     return public(runtime.jobs.get(job_id))
 
 
-@router.get("/jobs/{job_id}/result", responses=errors(404, 409, *COMMON))
+@router.get(
+    "/jobs/{job_id}/result",
+    dependencies=[ReadAuthenticated],
+    responses=errors(401, 404, 409, *COMMON),
+)
 def get_result(runtime: RuntimeDep, job_id: str) -> dict[str, Any]:
     """A finished job's result (or error); 409 with its status while it is not finished."""
     record = runtime.jobs.result(job_id)
@@ -93,7 +109,7 @@ def get_result(runtime: RuntimeDep, job_id: str) -> dict[str, Any]:
 )
 def delete_job(runtime: RuntimeDep, job_id: str) -> dict[str, Any]:
     """Abort a job: a waiting one never runs, a running one is stopped; 409 once finished."""
-    return {"job_id": job_id, "status": runtime.jobs.abort(job_id), **_links(job_id)}
+    return {"job_id": job_id, "status": runtime.jobs.abort(job_id), **job_links(job_id)}
 
 
 @router.post(
@@ -106,22 +122,27 @@ def retry_job(runtime: RuntimeDep, job_id: str) -> dict[str, Any]:
     """Run a failed or aborted job again as a new job (same task, arguments, queue)."""
     record = runtime.jobs.retry(job_id)
     return {"job_id": record.job_id, "status": record.status.value, "retry_of": job_id,
-            **_links(record.job_id)}  # fmt: skip
+            **job_links(record.job_id)}  # fmt: skip
 
 
-@router.get("/jobs", responses=errors(*COMMON))
+@router.get(
+    "/jobs",
+    dependencies=[ReadAuthenticated],
+    responses={200: {"model": JobsPage}, **errors(401, *COMMON)},
+)
 def list_jobs(
     runtime: RuntimeDep,
     status: Annotated[Status | None, Query(description="only jobs in this status")] = None,
     task: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> dict[str, Any]:
-    """Recent jobs, newest first (finished ones are kept TALLY_JOB_HISTORY_TTL_S, 7 days)."""
+    """Recent jobs, latest change first: finished_at, else created_at (finished jobs are kept
+    TALLY_JOB_HISTORY_TTL_S, 7 days)."""
     rows = runtime.jobs.recent(status, task, limit)
     return {"jobs": [public(r) for r in rows], "count": len(rows)}
 
 
-@router.get("/queues", responses=errors(503))
+@router.get("/queues", responses={200: {"model": QueuesPage}, **errors(503)})
 def list_queues(runtime: RuntimeDep) -> dict[str, Any]:
     """Per queue: pending, held until their eta, running, finished in 24 h, and workers."""
     return {"queues": runtime.inspector.queues()}

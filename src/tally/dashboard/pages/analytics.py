@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -19,26 +19,44 @@ TOP_GROUPS = 6  # groups drawn per analytics page; the API serves them all
 
 @router.get("/analytics", response_class=HTMLResponse)
 async def analytics_page(
-    request: Request, by: Annotated[str, Query(pattern="^(country|category)$")] = "country"
+    request: Request,
+    by: Annotated[str, Query(pattern="^(country|category)$")] = "country",
+    group: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
     analytics = rt(request).analytics
+    empty: dict[str, Any] = {"by": by, "group": group, "groups": [], "top": TOP_GROUPS}
     try:
         meta = await run_in_threadpool(analytics.metadata)
         pop = await run_in_threadpool(analytics.results, "popularity", by, None, 10)
         trend = await run_in_threadpool(analytics.results, "trending", by, None, 10)
     except NotFound as exc:
-        return page(request, "analytics", by=by, meta=None, sections=[], message=str(exc))
-    sections = []
-    for title, payload, key in (("Popular", pop, "score"), ("Trending", trend, "trend_score")):
-        groups = sorted(payload["groups"].items(), key=lambda g: -sum(r[key] for r in g[1]))
-        for group, rows in groups[:TOP_GROUPS]:
-            chart = charts.bars(
-                [(f"{r['entity_type']}:{r['entity_id']}", float(r[key])) for r in rows],
-                title=f"{title} in {group}",
-            )
-            sections.append({"title": title, "group": group, "rows": rows, "key": key,
-                             "chart": chart})  # fmt: skip
-    return page(request, "analytics", by=by, meta=meta, sections=sections, message=None)
+        return page(request, "analytics", **empty, meta=None, pairs=[], message=str(exc))
+    # Every group is reachable from the picker; by default the largest ones are shown.
+    totals = pop.get("totals", {})
+    groups = sorted(set(totals) | set(pop["groups"]) | set(trend["groups"]))
+    chosen = analytics.normalise_group(by, group) if group else ""
+    if chosen:
+        shown = [chosen]
+    else:
+        shown = sorted(groups, key=lambda g: -(totals.get(g) or {}).get("events", 0))[:TOP_GROUPS]
+    pairs = [
+        {"group": g, "sections": [_section("Popular", pop, "score", g),
+                                  _section("Trending", trend, "trend_score", g)]}
+        for g in shown
+    ]  # fmt: skip
+    return page(
+        request, "analytics", by=by, group=chosen, groups=groups, top=TOP_GROUPS, meta=meta,
+        pairs=pairs, message=None if pairs else f"no results for {by} {group!r}",
+    )  # fmt: skip
+
+
+def _section(title: str, payload: dict[str, Any], key: str, group: str) -> dict[str, Any]:
+    rows = payload["groups"].get(group, [])
+    chart = charts.bars(
+        [(f"{r['entity_type']}:{r['entity_id']}", float(r[key])) for r in rows],
+        title=f"{title} in {group}",
+    )
+    return {"title": title, "rows": rows, "key": key, "chart": chart}
 
 
 @router.post("/analytics/run")

@@ -29,7 +29,10 @@ def rt(request: Request) -> Runtime:
 def page(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
     if not can_read(request):
         return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
-    context |= {"can_change": can_change(request), "page": name}
+    changer = can_change(request)
+    # "Log out" only for someone who logged in (not with auth off, nor reading a public page)
+    logged_in = changer and bool(request.app.state.api_tokens)
+    context |= {"can_change": changer, "page": name, "logged_in": logged_in}
     return templates.TemplateResponse(request, f"{name}.html", context, status_code=status_code)
 
 

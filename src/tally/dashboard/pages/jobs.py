@@ -74,4 +74,6 @@ async def queues_page(request: Request) -> Response:
 
 @router.get("/schedules", response_class=HTMLResponse)
 def schedules_page(request: Request) -> Response:
-    return page(request, "schedules", schedule=rt(request).inspector.schedule())
+    runtime = rt(request)
+    schedule = runtime.inspector.schedule()
+    return page(request, "schedules", schedule=schedule, mode=runtime.mode.value)

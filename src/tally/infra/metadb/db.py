@@ -62,6 +62,7 @@ class MetadataDB:
             args["connect_timeout"] = CONNECT_TIMEOUT_S  # fail fast when the server is down
         self.engine: Engine = sa.create_engine(url, pool_pre_ping=True, connect_args=args)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.last_error: str | None = None  # why the last ping failed, in the driver's words
 
     @property
     def backend(self) -> str:
@@ -81,6 +82,7 @@ class MetadataDB:
                 session.execute(sa.text("SELECT 1"))
         except UnavailableError as exc:
             log.warning("metadata database unreachable: %s", exc.message)
+            self.last_error = exc.message
             return False, "OperationalError"
         except StoreError as exc:
             return False, str(exc)
@@ -103,4 +105,7 @@ class MetadataCheck:
         detail: dict[str, Any] = {"status": "ok" if ok else "down", "backend": self._db.backend}
         if ok:
             return Checked(detail)
-        return Checked({**detail, "error": error}, ("metadata database unreachable",))
+        reason = self._db.last_error or error
+        return Checked(
+            {**detail, "error": error, "reason": reason}, ("metadata database unreachable",)
+        )

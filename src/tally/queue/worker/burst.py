@@ -38,7 +38,7 @@ class BurstMonitor:
             try:
                 idle = self._idle()
             except TallyError as exc:  # Redis down: not idle, keep waiting
-                log.warning("burst check failed: %s", exc)
+                log.debug("burst check failed: %s", exc)
                 idle = False
             if not idle:
                 idle_since = None

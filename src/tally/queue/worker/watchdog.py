@@ -79,12 +79,19 @@ class Watchdog:
         return [job_id for job_id, _ in hit]
 
     def _run(self) -> None:
+        failing = False
         while True:
             time.sleep(self._interval_s)
             try:
                 self._check()
             except TallyError as exc:  # the watchdog must outlive a Redis blip
-                log.warning("watchdog check failed: %s", exc)
+                if not failing:  # once per outage, not twice a second
+                    log.warning("watchdog check failed: %s", exc)
+                failing = True
+                continue
+            if failing:
+                log.info("watchdog checks work again")
+            failing = False
 
     def _check(self) -> None:
         with self._lock:
