@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -86,6 +87,20 @@ def clean_env(**extra: str) -> dict[str, str]:
     env["TALLY_API_TOKENS"] = API_TOKEN
     env.update(extra)
     return env
+
+
+def run_tally(
+    *args: str, env: dict[str, str], cwd: Path, timeout_s: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run one `tally` command to its end (wide terminal, output captured)."""
+    return subprocess.run(
+        [sys.executable, "-m", "tally.cli.main", *args],
+        env=env | {"COLUMNS": "200"},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
 
 
 def api_client(base_url: str, timeout: float = 60, token: str | None = API_TOKEN) -> httpx.Client:
@@ -289,3 +304,17 @@ def postgres_url() -> Iterator[str]:
             yield f"postgresql://postgres@127.0.0.1:5432/{name}"
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A live ClickHouse server (chDB's clickhouse-local) for the whole session."""
+    from tests.clickhouse_server import ClickHouseServer
+
+    server = ClickHouseServer(tmp_path_factory.mktemp("clickhouse"), free_port(), free_port())
+    try:
+        server.start()
+    except RuntimeError as exc:
+        pytest.fail(f"the ClickHouse server fixture did not start: {exc}")
+    yield server
+    server.stop()

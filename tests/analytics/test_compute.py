@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 from tally.analytics.compute import compute, parse_as_of
 from tally.analytics.params import AnalyticsParams
 from tally.errors import ValidationFailed
+from tally.store.base import Store
 from tally.store.chdb import ChdbStore
+from tally.store.clickhouse import ClickHouseStore
 from tally.store.sql import Names
 from tests.analytics.helpers import Ev, clear, insert, reference
 
@@ -24,16 +26,25 @@ H = timedelta(hours=1)
 PARAMS = AnalyticsParams()
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChdbStore]:
-    s = ChdbStore(tmp_path_factory.mktemp("an") / "chdb", Names("analytics", "user_events"), 90)
+@pytest.fixture(scope="module", params=["chdb", "clickhouse"])
+def store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Store]:
+    """The same SQL on chDB and on a live ClickHouse server (a database of its own there)."""
+    s: Store
+    if request.param == "chdb":
+        s = ChdbStore(tmp_path_factory.mktemp("an") / "chdb", Names("analytics", "user_events"), 90)
+    else:
+        server = request.getfixturevalue("clickhouse_server")
+        s = ClickHouseStore(server.url, Names("analytics_compute", "user_events"), 90)
+        s.command("DROP DATABASE IF EXISTS analytics_compute")
     s.upgrade()
     yield s
     s.close()
 
 
 @pytest.fixture
-def empty(store: ChdbStore) -> ChdbStore:
+def empty(store: Store) -> Store:
     clear(store)
     return store
 
@@ -42,7 +53,7 @@ def decay(hours: float) -> float:
     return math.exp(-hours / 24)
 
 
-def test_hand_built_set_gives_the_hand_computed_scores(empty: ChdbStore) -> None:
+def test_hand_built_set_gives_the_hand_computed_scores(empty: Store) -> None:
     # Given: boundaries, negative weights, unknown types, zero baseline, too few events,
     # a copy of an event_id, and ties
     dup = Ev("video_view", "a", 1 * H)
@@ -109,7 +120,7 @@ def test_hand_built_set_gives_the_hand_computed_scores(empty: ChdbStore) -> None
     assert run.metadata["as_of"] == "2026-11-20T12:00:00.000Z"
 
 
-def test_a_future_as_of_is_refused_by_name(empty: ChdbStore) -> None:
+def test_a_future_as_of_is_refused_by_name(empty: Store) -> None:
     with pytest.raises(ValidationFailed) as err:
         compute(empty, PARAMS, T + H, now=T)
     assert err.value.field == "as_of"
@@ -122,7 +133,7 @@ def test_a_malformed_as_of_is_refused_by_name() -> None:
     assert err.value.field == "as_of"
 
 
-def test_an_empty_store_gives_empty_groups(empty: ChdbStore) -> None:
+def test_an_empty_store_gives_empty_groups(empty: Store) -> None:
     run = compute(empty, PARAMS, T, now=T)
     assert run.payloads[("popularity", "country")]["groups"] == {}
     assert run.metadata["events_scanned"] == 0
@@ -149,7 +160,7 @@ events_strategy = st.lists(
 )
 @given(events=events_strategy, min_events=st.integers(0, 3))
 def test_results_equal_a_plain_python_evaluation(
-    store: ChdbStore, events: list[Ev], min_events: int
+    store: Store, events: list[Ev], min_events: int
 ) -> None:
     # Given random small event sets
     clear(store)

@@ -22,20 +22,12 @@ from tests.conftest import (
     wait_http,
     wait_until,
 )
+from tests.conftest import (
+    run_tally as tally,
+)
 from tests.http_events import make_events
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def tally(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tally.cli.main", *args],
-        env=env | {"COLUMNS": "200"},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def _dev(tmp_path: Path, procs: Callable[..., Proc], **extra: str) -> tuple[Proc, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ import sqlalchemy as sa
 
 from tally.infra.metadb import migrate
 from tally.infra.metadb.db import MetadataDB, database_url
-from tests.conftest import clean_env
+from tests.conftest import clean_env, run_tally
 
 
 def _tables(db: MetadataDB) -> set[str]:
@@ -44,14 +43,7 @@ def test_upgrade_twice_applies_once_and_the_second_changes_nothing(db: MetadataD
 
 
 def _db_upgrade(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tally.cli.main", "db", "upgrade"],
-        env=env | {"COLUMNS": "200"},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_tally("db", "upgrade", env=env, cwd=cwd)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

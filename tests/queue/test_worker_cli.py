@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import redis
 
 from tests.conftest import clean_env, free_port
+from tests.conftest import run_tally as tally
 from tests.queue.conftest import Stack
 
 pytestmark = pytest.mark.slow
-
-
-def tally(
-    *args: str, env: dict[str, str], cwd: Path, timeout_s: float = 60
-) -> subprocess.CompletedProcess[str]:
-    """Run one CLI command to its end."""
-    return subprocess.run(
-        [sys.executable, "-m", "tally.cli.main", *args],
-        env=env | {"COLUMNS": "200"},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-    )
 
 
 def test_burst_worker_drains_its_queue_and_exits(stack: Stack) -> None:

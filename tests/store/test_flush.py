@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -14,17 +13,8 @@ from tally.buffer.memory import MemoryBuffer
 from tally.buffer.redis import RedisStreamBuffer
 from tally.events.accept import AcceptOptions, accept
 from tally.infra.redis import connect
-from tally.store.chdb import ChdbStore
+from tally.store.base import Store
 from tally.store.flush import flush
-from tally.store.sql import Names
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[ChdbStore]:
-    s = ChdbStore(tmp_path / "chdb", Names("analytics", "user_events"), 90)
-    s.upgrade()
-    yield s
-    s.close()
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -49,7 +39,7 @@ def encoded(n: int) -> list[bytes]:
     return accept(items, AcceptOptions()).lines
 
 
-def run_flush(buffer: EventBuffer, store: ChdbStore, batch_size: int = 1000) -> dict[str, object]:
+def run_flush(buffer: EventBuffer, store: Store, batch_size: int = 1000) -> dict[str, object]:
     return flush(
         buffer,
         store,
@@ -60,7 +50,7 @@ def run_flush(buffer: EventBuffer, store: ChdbStore, batch_size: int = 1000) -> 
     ).as_dict()
 
 
-def test_flush_drains_the_buffer_in_batches(buffer: EventBuffer, store: ChdbStore) -> None:
+def test_flush_drains_the_buffer_in_batches(buffer: EventBuffer, store: Store) -> None:
     buffer.append(encoded(3500))
     report = run_flush(buffer, store, batch_size=1000)
     assert report["events_read"] == 3500
@@ -69,9 +59,7 @@ def test_flush_drains_the_buffer_in_batches(buffer: EventBuffer, store: ChdbStor
     assert store.stats().events == 3500
 
 
-def test_crash_after_insert_before_ack_is_stored_once(
-    buffer: EventBuffer, store: ChdbStore
-) -> None:
+def test_crash_after_insert_before_ack_is_stored_once(buffer: EventBuffer, store: Store) -> None:
     # Given a flusher that inserted a batch and died before acknowledging it
     buffer.append(encoded(800))
     dead = buffer.read("dead", 10_000)
@@ -86,7 +74,7 @@ def test_crash_after_insert_before_ack_is_stored_once(
     assert store.stats().events == 1000
 
 
-def test_a_second_flush_while_one_runs_is_skipped(buffer: EventBuffer, store: ChdbStore) -> None:
+def test_a_second_flush_while_one_runs_is_skipped(buffer: EventBuffer, store: Store) -> None:
     lock = buffer.acquire_flush_lock(10)
     assert lock is not None
     buffer.append(encoded(10))
@@ -95,6 +83,6 @@ def test_a_second_flush_while_one_runs_is_skipped(buffer: EventBuffer, store: Ch
     assert run_flush(buffer, store)["events_read"] == 10
 
 
-def test_flush_of_an_empty_buffer_is_a_no_op(buffer: EventBuffer, store: ChdbStore) -> None:
+def test_flush_of_an_empty_buffer_is_a_no_op(buffer: EventBuffer, store: Store) -> None:
     report = run_flush(buffer, store)
     assert (report["status"], report["events_read"]) == ("ok", 0)

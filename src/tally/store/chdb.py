@@ -55,6 +55,7 @@ class ChdbStore(Store):
         self._guard = threading.Lock()
         self._stage_file = path / ".flush-batch.ndjson"
         self._stage_ready = False
+        self._closed = False
 
     def _run(self, statement: str, fmt: str, params: dict[str, Any] | None = None) -> Any:
         with clickhouse_errors(), self._guard:
@@ -105,5 +106,8 @@ class ChdbStore(Store):
 
     def close(self) -> None:
         with self._guard:
+            if self._closed:
+                return  # closing twice is harmless
+            self._closed = True
             self._conn.close()
         self._release()

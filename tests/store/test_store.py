@@ -1,4 +1,5 @@
-"""The chDB store: schema, idempotent inserts, stats, single ownership."""
+"""The store's contract on chDB and on a live ClickHouse server: schema, idempotent
+inserts, stats; and chDB's single ownership."""
 
 from __future__ import annotations
 
@@ -16,14 +17,13 @@ from tally.errors import StoreLocked
 from tally.events.accept import AcceptOptions, accept
 from tally.events.schema import COLUMNS
 from tally.store import migrations, sql
+from tally.store.base import Store
 from tally.store.chdb import ChdbStore
-from tally.store.sql import Names
-
-NAMES = Names(database="analytics", table="user_events")
+from tests.store.conftest import NAMES, OpenStore
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[ChdbStore]:
+def chdb_store(tmp_path: Path) -> Iterator[ChdbStore]:
     s = ChdbStore(tmp_path / "chdb", NAMES, retention_days=90)
     s.upgrade()
     yield s
@@ -50,7 +50,7 @@ def ndjson(
     return b"\n".join(result.lines)
 
 
-def insert_at_schema_1(store: ChdbStore, lines: bytes) -> None:
+def insert_at_schema_1(store: Store, lines: bytes) -> None:
     """Store events as a schema-1 Tally did: into the events table alone."""
     rows = f"format(JSONEachRow, {sql.quote(sql.BATCH_STRUCTURE)}, {sql.quote(lines.decode())})"
     store.command(
@@ -60,8 +60,8 @@ def insert_at_schema_1(store: ChdbStore, lines: bytes) -> None:
     )
 
 
-def test_upgrade_is_idempotent(tmp_path: Path) -> None:
-    s = ChdbStore(tmp_path / "chdb", NAMES, retention_days=90)
+def test_upgrade_is_idempotent(open_store: OpenStore) -> None:
+    s = open_store(90)
     assert s.upgrade() == [
         "0001 create user_events",
         "0002 sort user_events by entity, a partition per day",
@@ -70,7 +70,7 @@ def test_upgrade_is_idempotent(tmp_path: Path) -> None:
     assert s.upgrade() == []
     s.close()
     # a new retention setting is applied on the next upgrade, once
-    s = ChdbStore(tmp_path / "chdb", NAMES, retention_days=30)
+    s = open_store(30)
     assert s.upgrade() == ["retention set to 30 days"]
     assert s.upgrade() == []
     # on the events and on the names kept beside them alike
@@ -80,7 +80,7 @@ def test_upgrade_is_idempotent(tmp_path: Path) -> None:
     s.close()
 
 
-def test_insert_then_stats(store: ChdbStore) -> None:
+def test_insert_then_stats(store: Store) -> None:
     assert store.insert_ndjson(ndjson(250), dedup_window_s=3600) == 250
     stats = store.stats()
     assert stats.events == 250
@@ -90,7 +90,7 @@ def test_insert_then_stats(store: ChdbStore) -> None:
 
 
 def test_an_insert_writes_the_names_beside_the_events_and_counts_only_events(
-    store: ChdbStore,
+    store: Store,
 ) -> None:
     # When a batch of 7 entities in one category is inserted
     assert store.insert_ndjson(ndjson(70), dedup_window_s=3600) == 70
@@ -104,7 +104,7 @@ def test_an_insert_writes_the_names_beside_the_events_and_counts_only_events(
     assert store.query(f"SELECT category FROM {NAMES.category_names}") == [{"category": ""}]
 
 
-def test_replayed_batch_is_not_stored_twice(store: ChdbStore) -> None:
+def test_replayed_batch_is_not_stored_twice(store: Store) -> None:
     # Given a batch stored once (a flusher that died before acknowledging it)
     batch = ndjson(500)
     store.insert_ndjson(batch, dedup_window_s=3600)
@@ -115,7 +115,7 @@ def test_replayed_batch_is_not_stored_twice(store: ChdbStore) -> None:
     assert store.query("SELECT count() AS n FROM analytics.user_events")[0]["n"] == 500
 
 
-def test_client_retry_inside_a_bigger_batch_is_deduplicated(store: ChdbStore) -> None:
+def test_client_retry_inside_a_bigger_batch_is_deduplicated(store: Store) -> None:
     ids = [str(uuid.uuid4()) for _ in range(100)]
     store.insert_ndjson(ndjson(100, ids=ids), dedup_window_s=3600)
     retried = ndjson(100, ids=ids) + b"\n" + ndjson(50)
@@ -123,12 +123,14 @@ def test_client_retry_inside_a_bigger_batch_is_deduplicated(store: ChdbStore) ->
     assert store.stats().events == 150
 
 
-def test_duplicates_inside_one_batch_are_stored_once(store: ChdbStore) -> None:
+def test_duplicates_inside_one_batch_are_stored_once(store: Store) -> None:
     one = ndjson(1)
     assert store.insert_ndjson(b"\n".join([one] * 5), dedup_window_s=3600) == 1
 
 
-def test_second_process_is_refused_with_a_clear_error(store: ChdbStore, tmp_path: Path) -> None:
+def test_second_process_is_refused_with_a_clear_error(
+    chdb_store: ChdbStore, tmp_path: Path
+) -> None:
     code = (
         "from pathlib import Path\n"
         "from tally.store.chdb import ChdbStore\n"
@@ -144,12 +146,12 @@ def test_second_process_is_refused_with_a_clear_error(store: ChdbStore, tmp_path
     assert "owned by pid" in out.stdout
 
 
-def test_second_store_in_the_same_process_is_refused(store: ChdbStore, tmp_path: Path) -> None:
+def test_second_store_in_the_same_process_is_refused(chdb_store: ChdbStore, tmp_path: Path) -> None:
     with pytest.raises(StoreLocked):
         ChdbStore(tmp_path / "chdb", NAMES, 90)
 
 
-def test_query_parameters_and_rows(store: ChdbStore) -> None:
+def test_query_parameters_and_rows(store: Store) -> None:
     store.insert_ndjson(ndjson(14), dedup_window_s=3600)
     rows = store.query(
         "SELECT entity_id, count() AS n FROM analytics.user_events "
@@ -160,9 +162,9 @@ def test_query_parameters_and_rows(store: ChdbStore) -> None:
     assert orjson.dumps(rows)
 
 
-def test_schema_1_table_is_resorted_by_entity_without_losing_events(tmp_path: Path) -> None:
+def test_schema_1_table_is_resorted_by_entity_without_losing_events(open_store: OpenStore) -> None:
     # Given a store at schema 1 (month partitions, event_id order) holding events
-    s = ChdbStore(tmp_path / "chdb", NAMES, retention_days=90)
+    s = open_store(90)
     assert migrations.upgrade(s, NAMES, 90, migrations.MIGRATIONS[:1]) == [
         "0001 create user_events"
     ]
@@ -191,9 +193,11 @@ def test_schema_1_table_is_resorted_by_entity_without_losing_events(tmp_path: Pa
     s.close()
 
 
-def test_resort_repeated_after_a_crash_past_the_swap_keeps_the_new_layout(tmp_path: Path) -> None:
+def test_resort_repeated_after_a_crash_past_the_swap_keeps_the_new_layout(
+    open_store: OpenStore,
+) -> None:
     # Given a resort that swapped the tables and died before dropping the old one
-    s = ChdbStore(tmp_path / "chdb", NAMES, retention_days=90)
+    s = open_store(90)
     migrations.upgrade(s, NAMES, 90, migrations.MIGRATIONS[:1])
     insert_at_schema_1(s, ndjson(120))
     for statement in sql.resort_events_table(NAMES, 90)[:-1]:
@@ -208,10 +212,10 @@ def test_resort_repeated_after_a_crash_past_the_swap_keeps_the_new_layout(tmp_pa
     s.close()
 
 
-def test_a_backfill_batch_spanning_many_days_is_stored(tmp_path: Path) -> None:
+def test_a_backfill_batch_spanning_many_days_is_stored(open_store: OpenStore) -> None:
     # Given a year of retention and one batch whose events span 150 days (a partition per
     # day: over the engine's default limit of 100 partitions per insert)
-    store = ChdbStore(tmp_path / "chdb", NAMES, retention_days=365)
+    store = open_store(365)
     store.upgrade()
     days = [ndjson(1, hours_ago=24 * day + 1, retention_days=365) for day in range(150)]
     # When it is inserted, then every event is stored
