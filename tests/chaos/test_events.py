@@ -5,9 +5,11 @@ from __future__ import annotations
 import random
 import threading
 import time
+import uuid
 from typing import Any
 
 import httpx
+import pytest
 
 from tally import keys
 from tests.chaos.conftest import Chaos, report
@@ -47,7 +49,19 @@ class Poster(threading.Thread):
         return r.status_code
 
 
-def test_200k_events_survive_five_worker_sigkills_during_flushes(chaos: Chaos) -> None:
+@pytest.fixture(params=["chdb", "clickhouse"])
+def on_store(request: pytest.FixtureRequest, chaos: Chaos) -> str:
+    """Each fault on the embedded store, and again on a live ClickHouse server."""
+    if request.param == "clickhouse":
+        server = request.getfixturevalue("clickhouse_server")
+        database = f"chaos_{uuid.uuid4().hex[:8]}"
+        chaos.env.update(CLICKHOUSE_URL=server.url, CLICKHOUSE_DATABASE=database)
+    return str(request.param)
+
+
+def test_200k_events_survive_five_worker_sigkills_during_flushes(
+    chaos: Chaos, on_store: str
+) -> None:
     # Given an API, and workers that flush by size in small inserts (many moments to die in)
     chaos.env.update(
         TALLY_BATCH_SIZE="10000",
@@ -80,7 +94,7 @@ def test_200k_events_survive_five_worker_sigkills_during_flushes(chaos: Chaos) -
     flush_until_empty(chaos.client, timeout_s=180)
     stats = store_stats(chaos.client)
     report(
-        "worker SIGKILL x5 during flushes",
+        f"worker SIGKILL x5 during flushes ({on_store})",
         sent=TOTAL,
         acknowledged=poster.accepted,
         statuses=poster.statuses,
@@ -99,7 +113,7 @@ def test_200k_events_survive_five_worker_sigkills_during_flushes(chaos: Chaos) -
     r.close()
 
 
-def test_redis_sigkill_mid_ingest_loses_nothing_acknowledged(chaos: Chaos) -> None:
+def test_redis_sigkill_mid_ingest_loses_nothing_acknowledged(chaos: Chaos, on_store: str) -> None:
     # Given an API and a worker on a private Redis that fsyncs every write
     chaos.api()
     chaos.worker("-Q", "events", name="flusher")
@@ -141,7 +155,7 @@ def test_redis_sigkill_mid_ingest_loses_nothing_acknowledged(chaos: Chaos) -> No
     flush_until_empty(chaos.client, timeout_s=120)
     stats = store_stats(chaos.client)
     report(
-        "Redis SIGKILL mid-ingest, restart on the same AOF after 3 s",
+        f"Redis SIGKILL mid-ingest, restart on the same AOF after 3 s ({on_store})",
         sent=len(events),
         acknowledged_first_try=first_try,
         answered_503=poster.statuses.get(503, 0),
