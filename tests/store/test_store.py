@@ -21,6 +21,9 @@ from tally.store.base import Store
 from tally.store.chdb import ChdbStore
 from tests.store.conftest import NAMES, OpenStore
 
+# This test's database only: a shared ClickHouse server holds other tests' databases too.
+OURS = f"database = '{NAMES.database}'"
+
 
 @pytest.fixture
 def chdb_store(tmp_path: Path) -> Iterator[ChdbStore]:
@@ -74,7 +77,9 @@ def test_upgrade_is_idempotent(open_store: OpenStore) -> None:
     assert s.upgrade() == ["retention set to 30 days"]
     assert s.upgrade() == []
     # on the events and on the names kept beside them alike
-    ttl = s.query("SELECT engine_full FROM system.tables WHERE name LIKE 'user_events%'")
+    ttl = s.query(
+        f"SELECT engine_full FROM system.tables WHERE {OURS} AND name LIKE 'user_events%'"
+    )
     assert len(ttl) == 3
     assert all("toIntervalDay(30)" in t["engine_full"] for t in ttl)
     s.close()
@@ -180,11 +185,17 @@ def test_schema_1_table_is_resorted_by_entity_without_losing_events(open_store: 
     assert sorted(map(str, before)) == sorted(map(str, after))
     assert len(after) == 500
     table = s.query(
-        "SELECT sorting_key, partition_key FROM system.tables WHERE name = 'user_events'"
+        "SELECT sorting_key, partition_key FROM system.tables "
+        f"WHERE {OURS} AND name = 'user_events'"
     )[0]
     assert table["sorting_key"] == "entity_type, entity_id, event_id"
     assert table["partition_key"] == "toDate(created_at)"
-    assert s.query("SELECT count() AS n FROM system.tables WHERE name LIKE '%resort%'")[0]["n"] == 0
+    assert (
+        s.query(f"SELECT count() AS n FROM system.tables WHERE {OURS} AND name LIKE '%resort%'")[0][
+            "n"
+        ]
+        == 0
+    )
     # and the names of the entities and categories stored are there for analytics
     entities = s.query(f"SELECT DISTINCT entity_id FROM {NAMES.entity_names} FINAL ORDER BY 1")
     assert [r["entity_id"] for r in entities] == [f"v{i}" for i in range(7)]
@@ -206,9 +217,14 @@ def test_resort_repeated_after_a_crash_past_the_swap_keeps_the_new_layout(
     assert s.upgrade()[0] == "0002 sort user_events by entity, a partition per day"
     # Then the events are all there, in the new layout, and the leftover is gone
     assert s.stats().events == s.stats().rows == 120
-    key = s.query("SELECT sorting_key FROM system.tables WHERE name = 'user_events'")
+    key = s.query(f"SELECT sorting_key FROM system.tables WHERE {OURS} AND name = 'user_events'")
     assert key[0]["sorting_key"] == "entity_type, entity_id, event_id"
-    assert s.query("SELECT count() AS n FROM system.tables WHERE name LIKE '%resort%'")[0]["n"] == 0
+    assert (
+        s.query(f"SELECT count() AS n FROM system.tables WHERE {OURS} AND name LIKE '%resort%'")[0][
+            "n"
+        ]
+        == 0
+    )
     s.close()
 
 
@@ -221,7 +237,8 @@ def test_a_backfill_batch_spanning_many_days_is_stored(open_store: OpenStore) ->
     # When it is inserted, then every event is stored
     assert store.insert_ndjson(b"\n".join(days), dedup_window_s=3600) == 150
     parts = store.query(
-        "SELECT uniqExact(partition) AS n FROM system.parts WHERE table = 'user_events' AND active"
+        f"SELECT uniqExact(partition) AS n FROM system.parts WHERE {OURS} "
+        "AND table = 'user_events' AND active"
     )
     assert parts[0]["n"] == 150
     store.close()
