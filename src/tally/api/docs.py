@@ -154,18 +154,6 @@ class BufferView(_Open):
     backend: str
 
 
-class StoreStatsView(_Open):
-    """What the store holds (SPEC §2)."""
-
-    events: int
-    rows: int
-    oldest: str | None
-    newest: str | None
-    bytes_on_disk: int
-    table: str
-    backend: str
-
-
 class RankedRow(_Open):
     """One entity in a group's ranking (trending rows add recent, expected, growth, ...)."""
 

@@ -16,7 +16,6 @@ from tally.api.docs import (
     Enqueued,
     ErrorBody,
     IngestResponse,
-    StoreStatsView,
     errors,
     job_links,
 )
@@ -24,6 +23,7 @@ from tally.errors import PayloadTooLarge
 from tally.events.accept import parse_body
 from tally.events.schema import Reason
 from tally.ingest.ratelimit import ANONYMOUS
+from tally.store.base import StoreStats
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 
@@ -108,7 +108,7 @@ def post_flush(
     return JSONResponse(status_code=202, content={**result, **job_links(result["job_id"])})
 
 
-@router.get("/store/stats", responses={200: {"model": StoreStatsView}, **errors(*COMMON, 502, 504)})
+@router.get("/store/stats", responses={200: {"model": StoreStats}, **errors(*COMMON, 502, 504)})
 def get_store_stats(
     runtime: RuntimeDep, timeout_s: float = Query(default=30.0, gt=0, le=600)
 ) -> dict[str, Any]:
