@@ -93,7 +93,7 @@ def main() -> None:
     args = parser.parse_args()
     windows = [int(w) for w in args.window.split(",")]
     lines = encoded(args.events)
-    raw_lines = [line for line in (e for e in _bare_rows(args.events))]
+    raw_lines = _bare_rows(args.events)
     with tempfile.TemporaryDirectory() as tmp:
         server = ClickHouseServer(Path(tmp), free_port(), free_port(), lifetime_s=3600)
         server.start()
@@ -103,12 +103,10 @@ def main() -> None:
             run_flush(args.redis, store, fresh_ids(lines[:2000]), args.batch)  # warm up
             bare_rate = bare(store, raw_lines, args.batch)
             rows: list[tuple[int, float]] = []
-            filled = 0
             for window in windows:
                 store.command(f"TRUNCATE TABLE {NAMES.events}")
                 prefill(store, window)
-                filled = window
-                rows.append((filled, run_flush(args.redis, store, fresh_ids(lines), args.batch)))
+                rows.append((window, run_flush(args.redis, store, fresh_ids(lines), args.batch)))
             store.close()
         finally:
             server.stop()
