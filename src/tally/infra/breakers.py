@@ -204,4 +204,4 @@ class BreakersCheck:
         try:
             return Checked(self._breakers.states())
         except UnavailableError as exc:
-            return Checked({"status": "unavailable", "error": exc.message})
+            return Checked.unavailable(exc)

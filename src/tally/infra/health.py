@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from tally.errors import TallyError
+from tally.errors import TallyError, UnavailableError
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +15,11 @@ class Checked:
 
     detail: Any
     problems: tuple[str, ...] = ()
+
+    @classmethod
+    def unavailable(cls, exc: UnavailableError) -> Checked:
+        """A reporting check whose service cannot say now (not itself a problem)."""
+        return cls({"status": "unavailable", "error": exc.message})
 
 
 class HealthCheck(Protocol):
@@ -30,8 +35,8 @@ class HealthCheck(Protocol):
 class FunctionCheck:
     """A check from a function; a Tally error it raises becomes `unavailable`, not a problem.
 
-    Reporting-only checks (breakers, buffer, queues) use it: their service being down is
-    already a problem of the Redis check.
+    For reporting-only checks (the buffer): their service being down is already a problem
+    of the Redis check.
     """
 
     name: str

@@ -56,11 +56,6 @@ class Periodic:
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout_s)
 
-    @property
-    def stopped(self) -> bool:
-        """True once `stop` was called."""
-        return self._stop.is_set()
-
     def _run(self) -> None:
         if self._first_wait and self._stop.wait(self._interval_s):
             return

@@ -198,11 +198,11 @@ class PolicyGuard:
                     "flush frees the buffer (the rest is kept for flushes and jobs)"
                 )
 
-    def wrote(self, nbytes: int) -> None:
-        """Ingest appended `nbytes` of events: count them until the next memory reading."""
+    def wrote(self, lines: list[bytes]) -> None:
+        """Ingest appended these events: count them until the next memory reading."""
         policy = self.policy
-        if policy is not None and policy.maxmemory_bytes > 0:
-            used = policy.used_memory_bytes + int(nbytes * OVERHEAD)
+        if policy is not None and policy.maxmemory_bytes > 0:  # sized only under a limit
+            used = policy.used_memory_bytes + int(sum(map(len, lines)) * OVERHEAD)
             self.policy = replace(policy, used_memory_bytes=used)
 
     def _fresh_memory(self, policy: RedisPolicy) -> RedisPolicy:
@@ -222,7 +222,7 @@ class PolicyGuard:
         try:
             self.refresh()
         except UnavailableError as exc:
-            return Checked({"status": "unavailable", "error": exc.message})
+            return Checked.unavailable(exc)
         policy = self.policy
         assert policy is not None
         problems: list[str] = []

@@ -45,8 +45,8 @@ class Admission(Protocol):
     def check_ingest(self) -> None:
         """Raise (an UnavailableError saying why) to refuse before anything is kept."""
 
-    def wrote(self, nbytes: int) -> None:
-        """`nbytes` of encoded events were appended."""
+    def wrote(self, lines: list[bytes]) -> None:
+        """These encoded events were appended."""
 
 
 class IngestService:
@@ -80,7 +80,7 @@ class IngestService:
                 self._admission.check_ingest()
             result = ingest(items, self.buffer, self.options, batch_size=self._flush.batch_size)
             if self._admission is not None:
-                self._admission.wrote(sum(len(line) for line in result.accepted.lines))
+                self._admission.wrote(result.accepted.lines)
         except RateLimited:
             INGEST_REFUSED.labels(reason="rate_limited").inc()
             raise

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -14,20 +13,10 @@ class Resources:
     def __init__(self, *services: object) -> None:
         self._services: dict[type, Any] = {type(s): s for s in services}
 
-    def add(self, service: object) -> None:
-        """Offer one more service."""
-        self._services[type(service)] = service
-
     def get(self, kind: type[T]) -> T:
         """The service of type `kind`; RuntimeError when this process offers none."""
         found = self._services.get(kind)
         if found is None:
-            for service in self._services.values():
-                if isinstance(service, kind):
-                    return service
             raise RuntimeError(f"this process offers its jobs no {kind.__name__}")
         result: T = found
         return result
-
-    def __iter__(self) -> Iterator[object]:
-        return iter(self._services.values())

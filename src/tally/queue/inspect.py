@@ -47,6 +47,12 @@ def due_held(client: redis.Redis, queues: list[str], now: float) -> int:
         return sum(int(n) for n in pipe.execute())
 
 
+# Heartbeats are read with a SCAN of the keyspace. One health answer needs them three times
+# (workers, the store's owner, each queue's consumers), so a reading serves for this long;
+# heartbeats are written every TALLY_HEARTBEAT_S (10 s), so it is never the stale part.
+WORKERS_FRESH_S = 1.0
+
+
 class Inspector:
     """Queue depths, consumers, workers, tasks and schedule: from Redis, or this process."""
 
@@ -61,6 +67,7 @@ class Inspector:
         self._index = index
         self._client = client
         self._embedded_alive = embedded_alive or (lambda: False)
+        self._seen: tuple[float, list[dict[str, Any]]] | None = None
 
     def tasks(self) -> list[dict[str, Any]]:
         """Registered tasks with their queue, limits and argument schema."""
@@ -85,7 +92,12 @@ class Inspector:
         """Workers seen in the last minute (embedded: this process's own worker thread)."""
         if self._client is None:
             return [{"name": "embedded", "alive": self._embedded_alive()}]
-        return workers_seen(self._client)
+        now = time.monotonic()
+        seen = self._seen
+        if seen is None or now - seen[0] >= WORKERS_FRESH_S:
+            seen = (now, workers_seen(self._client))
+            self._seen = seen
+        return seen[1]
 
     def queues(self) -> list[dict[str, Any]]:
         """Per queue: waiting, held, running, finished in 24 h, and the workers consuming it."""
@@ -93,7 +105,7 @@ class Inspector:
         names = list(keys.QUEUES)
         consumers: dict[str, list[str]] = {q: [] for q in names}
         if self._client is not None:
-            for worker in workers_seen(self._client):
+            for worker in self.workers():
                 for queue in worker.get("queues") or []:
                     consumers.setdefault(queue, []).append(str(worker.get("name")))
             depth = broker_depths(self._client, names)
@@ -132,7 +144,7 @@ class WorkersCheck:
         try:
             seen = self._inspector.workers()
         except UnavailableError as exc:
-            return Checked({"status": "unavailable", "error": exc.message})
+            return Checked.unavailable(exc)
         if self._embedded:
             alive = bool(seen and seen[0]["alive"])
             return Checked(seen, () if alive else ("embedded worker is not running",))
@@ -152,7 +164,7 @@ class QueuesCheck:
         try:
             rows = self._inspector.queues()
         except UnavailableError as exc:
-            return Checked({"status": "unavailable", "error": exc.message})
+            return Checked.unavailable(exc)
         shown = ("pending", "scheduled", "running", "workers")
         problems = []
         if self._consumers_matter:

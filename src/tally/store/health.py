@@ -28,6 +28,6 @@ class StoreCheck:
         try:
             owners = [w for w in self._workers() if w.get("store_open")]
         except UnavailableError as exc:
-            return Checked({"status": "unavailable", "error": exc.message})
+            return Checked.unavailable(exc)
         status = "ok" if owners else "no worker has opened it yet"
         return Checked({"status": status, "backend": self._backend})
