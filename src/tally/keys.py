@@ -17,6 +17,7 @@ QUEUES: Final[dict[str, int]] = {
 DEFAULT_QUEUE: Final = "default"
 EVENTS_QUEUE: Final = "events"
 ANALYTICS_QUEUE: Final = "analytics"
+ALERTS_QUEUE: Final = "alerts"
 
 PREFIX: Final = "tally"
 
@@ -137,3 +138,9 @@ TASK_STORE_STATS: Final = "store.stats"
 TASK_DB_UPGRADE: Final = "store.upgrade"
 TASK_ANALYTICS_RUN: Final = "analytics.run"
 TASK_NOOP: Final = "tally.noop"
+TASK_ALERTS_EVALUATE: Final = "alerts.evaluate"
+TASK_ALERTS_DISPATCH: Final = "alerts.dispatch"
+TASK_ALERTS_DELIVER: Final = "alerts.deliver"
+TASK_ALERTS_ON_JOB: Final = "alerts.on_job"
+TASK_ALERTS_AFTER_ANALYTICS: Final = "alerts.after_analytics"
+TASK_ALERTS_PREVIEW: Final = "alerts.preview"

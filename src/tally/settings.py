@@ -266,6 +266,82 @@ class AnalyticsSettings(Section):
         return value
 
 
+class AlertsSettings(Section):
+    """Alerts (SPEC §10): evaluation tick, delivery, rate limits, seed 001's channel defaults."""
+
+    tick_s: float = Field(
+        default=15.0,
+        gt=0,
+        validation_alias="TALLY_ALERTS_TICK_S",
+        description="how often beat looks for rules due (each rule keeps its own schedule)",
+    )
+    dispatch_s: float = Field(
+        default=5.0,
+        gt=0,
+        validation_alias="TALLY_ALERTS_DISPATCH_S",
+        description="how often unsent notifications (retries, crashed sends) are sent again",
+    )
+    send_lease_s: float = Field(
+        default=60.0,
+        gt=0,
+        validation_alias="TALLY_ALERTS_SEND_LEASE_S",
+        description="a send not marked done within this is taken as crashed and sent again",
+    )
+    max_send_tries: int = Field(default=8, ge=1, validation_alias="TALLY_ALERTS_MAX_SEND_TRIES")
+    backoff_s: float = Field(default=2.0, gt=0, validation_alias="TALLY_ALERTS_BACKOFF_S")
+    backoff_max_s: float = Field(default=600.0, gt=0, validation_alias="TALLY_ALERTS_BACKOFF_MAX_S")
+    send_timeout_s: float = Field(
+        default=10.0, gt=0, validation_alias="TALLY_ALERTS_SEND_TIMEOUT_S"
+    )
+    max_per_rule_per_hour: int = Field(
+        default=30, ge=1, validation_alias="TALLY_ALERTS_MAX_PER_RULE_PER_HOUR"
+    )
+    max_per_hour: int = Field(default=500, ge=1, validation_alias="TALLY_ALERTS_MAX_PER_HOUR")
+    webhook_allowed_hosts: str = Field(
+        default="",
+        validation_alias="TALLY_WEBHOOK_ALLOWED_HOSTS",
+        description="comma-separated hosts, IPs or CIDRs a webhook may target beyond public "
+        "hosts (loopback and private ranges are refused unless listed)",
+    )
+    public_url: str | None = Field(
+        default=None,
+        validation_alias="TALLY_PUBLIC_URL",
+        description="the dashboard's address in notifications (default: the API's host:port)",
+    )
+    # Seed 001's names: what an email or webhook channel uses for a field it leaves out.
+    email_smtp_host: str | None = Field(default=None, validation_alias="ALERT_EMAIL_SMTP_HOST")
+    email_smtp_port: int = Field(
+        default=587, ge=1, le=65535, validation_alias="ALERT_EMAIL_SMTP_PORT"
+    )
+    email_user: str | None = Field(
+        default=None, validation_alias=AliasChoices("ALERT_EMAIL_USER", "ALERT_EMAIL_SMTP_USER")
+    )
+    email_password: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ALERT_EMAIL_PASSWORD", "ALERT_EMAIL_SMTP_PASSWORD"),
+    )
+    email_from: str | None = Field(
+        default=None, validation_alias=AliasChoices("ALERT_EMAIL_FROM", "ALERT_EMAIL_SMTP_FROM")
+    )
+    email_to: str | None = Field(
+        default=None, validation_alias=AliasChoices("ALERT_EMAIL_TO", "ALERT_EMAIL_SMTP_TO")
+    )
+    email_security: Literal["starttls", "ssl", "none"] = Field(
+        default="starttls",
+        validation_alias=AliasChoices("ALERT_EMAIL_SECURITY", "ALERT_EMAIL_SMTP_SECURITY"),
+    )
+    webhook_url: SecretStr | None = Field(default=None, validation_alias="ALERT_WEBHOOK_URL")
+
+    _none_if_blank = field_validator(
+        "public_url", "email_smtp_host", "email_user", "email_password", "email_from",
+        "email_to", "webhook_url", mode="before",
+    )(_blank_is_none)  # fmt: skip
+
+    def allowed_hosts(self) -> list[str]:
+        """TALLY_WEBHOOK_ALLOWED_HOSTS as a list."""
+        return [h.strip().lower() for h in self.webhook_allowed_hosts.split(",") if h.strip()]
+
+
 class MetadataSettings(Section):
     """The metadata database: PostgreSQL (`DATABASE_URL`), or SQLite in the data directory."""
 
@@ -337,6 +413,7 @@ class Settings(BaseModel):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     jobs: JobsSettings = Field(default_factory=JobsSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     metadata: MetadataSettings = Field(default_factory=MetadataSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)

@@ -13,14 +13,21 @@ from tally import __version__
 from tally.api import errors
 from tally.api.deps import check_startup
 from tally.api.json_bodies import JsonBodies
-from tally.api.routes import analytics, events, health, jobs
+from tally.api.routes import alerts, analytics, events, health, jobs
 from tally.dashboard import pages
 from tally.dashboard.history import History
 from tally.events.schema import Event
 from tally.runtime import collector
 from tally.runtime.runtime import Runtime
 
-ROUTERS = (events.router, analytics.router, jobs.router, health.router, pages.router)
+ROUTERS = (
+    events.router,
+    analytics.router,
+    jobs.router,
+    alerts.router,
+    health.router,
+    pages.router,
+)
 
 
 def create_api(runtime: Runtime, *, stop_on_shutdown: bool = True) -> FastAPI:

@@ -90,6 +90,10 @@ def setup_logging(level: str, fmt: str = "auto") -> None:
         )
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     logging.captureWarnings(True)  # noqa: FBT003 - the stdlib's signature; library warnings become records in the same format
+    # httpx logs each request's URL at INFO (httpcore its parts at DEBUG): a webhook's URL is
+    # a secret (a Slack URL is its own credential), so their records stay out at any level.
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

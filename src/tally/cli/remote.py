@@ -89,7 +89,7 @@ class Api:
         except httpx.HTTPError as exc:
             raise UnavailableError("api", f"{self.url}: {type(exc).__name__}") from None
         if r.status_code < 400:
-            return r.json()
+            return r.json() if r.content else None
         try:
             error = r.json().get("error", {})
         except ValueError:
@@ -232,6 +232,9 @@ class RemoteRuntime:
         self.analytics = RemoteAnalytics(self.api)
         self.store = RemoteStore(self.api)
         self.inspector = RemoteInspector(self.api)
+        from tally.cli.remote_alerts import RemoteAlerts  # it builds on Api, defined here
+
+        self.alerts = RemoteAlerts(self.api)
 
     @property
     def mode(self) -> Mode:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import typer
 from rich.table import Table
 
-from tally.cli.common import console, friendly_errors, kv_table, load_settings, setup_logging
+from tally.cli.common import (
+    console,
+    friendly_errors,
+    kv_table,
+    load_settings,
+    setup_logging,
+    show,
+)
 from tally.cli.session import Session, Timeout, close_runtime, open_runtime
 from tally.errors import TallyError
 
@@ -34,6 +42,7 @@ def status(timeout: Timeout = 5.0) -> None:
         _breakers_table(checks.get("breakers", []))
         console.print(kv_table("buffer", checks.get("buffer", {})))
         _last_run(runtime)
+        _firing_table(runtime)
         try:
             console.print(kv_table("store stats", runtime.store.stats(timeout)))
         except TallyError as exc:
@@ -43,6 +52,25 @@ def status(timeout: Timeout = 5.0) -> None:
     finally:
         close_runtime(runtime)
     raise typer.Exit(0 if ok else 1)
+
+
+def _firing_table(runtime: Session) -> None:
+    try:
+        firing = runtime.alerts.firing()
+    except TallyError as exc:
+        console.print(f"[yellow]alerts unavailable:[/] {exc}")
+        return
+    if not firing:
+        console.print("alerts firing: [green]none[/]")
+        return
+    table = Table(title="alerts firing", title_justify="left")
+    for col in ("rule", "group", "severity", "value", "bound", "since"):
+        table.add_column(col)
+    for f in firing:
+        since = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(f["since"]))
+        table.add_row(f["rule"], f["group"] or "(all)", f["severity"], show(f["value"]),
+                      show(f["bound"]), since)  # fmt: skip
+    console.print(table)
 
 
 def _breakers_table(breakers: Any) -> None:

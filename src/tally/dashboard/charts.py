@@ -60,3 +60,51 @@ def line(
         f'<text x="{width - pad}" y="{height + 14}" text-anchor="end">'
         f"now {points[-1][1]:,.1f}</text></svg>"
     )
+
+
+# State colours are set on the elements themselves (fill=…), not by page CSS.
+STATE_FILL = {"ok": "#2b8a3e", "resolved": "#2b8a3e", "pending": "#e67700", "firing": "#c92a2a",
+              "error": "#862e9c"}  # fmt: skip
+ROW_H = 16
+
+
+def timeline(
+    rows: Sequence[tuple[str, Sequence[tuple[float, str]]]],
+    *,
+    start: float,
+    end: float,
+    width: int = 760,
+    title: str = "",
+) -> str:
+    """Bands of state over time: one row per label, each (since, state) until the next."""
+    if not rows:
+        return '<p class="muted">no state changes in this range</p>'
+    span = (end - start) or 1.0
+    plot = width - LABEL_W - 10
+    height = len(rows) * (ROW_H + GAP) + GAP + 14
+    parts = [
+        f'<svg class="timeline" role="img" aria-label="{escape(title)}" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" preserveAspectRatio="xMinYMin meet">',
+        f"<title>{escape(title)}</title>",
+    ]
+    for i, (label, changes) in enumerate(rows):
+        y = GAP + i * (ROW_H + GAP)
+        short = label if len(label) <= 22 else label[:21] + "…"
+        parts.append(f'<text x="{LABEL_W - 6}" y="{y + 12}" text-anchor="end" font-size="11" '
+                     f'fill="#1d2330">{escape(short or "(all)")}</text>')  # fmt: skip
+        ordered = sorted(changes)
+        for j, (since, state) in enumerate(ordered):
+            until = ordered[j + 1][0] if j + 1 < len(ordered) else end
+            a, b = max(since, start), min(until, end)
+            if b <= a:
+                continue
+            x = LABEL_W + plot * (a - start) / span
+            w = max(1.0, plot * (b - a) / span)
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{ROW_H}" '
+                f'fill="{STATE_FILL.get(state, "#adb5bd")}" data-state="{escape(state)}">'
+                f"<title>{escape(state)}</title></rect>"
+            )
+    parts.append(f'<text x="{LABEL_W}" y="{height - 2}" font-size="10" fill="#6b7385">'
+                 f"{escape(title)}</text></svg>")  # fmt: skip
+    return "".join(parts)

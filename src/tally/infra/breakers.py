@@ -101,11 +101,16 @@ class Breakers:
         """Every configured breaker."""
         return list(self._specs)
 
+    def _spec(self, name: str) -> BreakerSpec | None:
+        # `external_api:<target>`: a breaker of its own per target with external_api's limits,
+        # so one receiver that is down does not stop the others.
+        return self._specs.get(name) or self._specs.get(name.partition(":")[0])
+
     def _get(self, name: str) -> pybreaker.CircuitBreaker:
         with self._lock:
             breaker = self._breakers.get(name)
             if breaker is None:
-                spec = self._specs.get(name)
+                spec = self._spec(name)
                 if spec is None:
                     raise ConfigError(
                         f"unknown circuit breaker {name!r}; known: {sorted(self._specs)} "
@@ -138,7 +143,9 @@ class Breakers:
         opened_at = breaker._state_storage.opened_at  # pybreaker keeps no public accessor
         if opened_at is None:
             return 0.0
-        return max(0.0, opened_at.timestamp() + self._specs[name].reset_timeout_s - time.time())
+        spec = self._spec(name)
+        assert spec is not None  # _get refused unknown names
+        return max(0.0, opened_at.timestamp() + spec.reset_timeout_s - time.time())
 
     def check(self, name: str) -> None:
         """Refuse now (BreakerOpen) when the breaker is open and its timeout has not passed."""

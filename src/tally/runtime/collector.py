@@ -68,6 +68,15 @@ class StateCollector(Collector):
         except TallyError as exc:
             log.debug("buffer metrics unavailable: %s", type(exc).__name__)
         try:
+            firing = GaugeMetricFamily(
+                "tally_alerts_firing", "Groups of an alert rule firing now", labels=["rule"]
+            )
+            for rule in rt.alerts.rules():  # labelled by rule name only: bounded
+                firing.add_metric([rule["name"]], rule["firing"])
+            yield firing
+        except TallyError as exc:
+            log.debug("alert metrics unavailable: %s", exc)
+        try:
             rt.breakers.states()  # refreshes tally_breaker_state
         except TallyError as exc:
             log.debug("breaker metrics unavailable: %s", exc)

@@ -13,6 +13,9 @@ import time
 from typing import Any
 
 from tally import keys
+from tally.alerts.evaluate import Sources
+from tally.alerts.health import AlertsCheck
+from tally.alerts.service import AlertsService
 from tally.analytics.params import AnalyticsParams
 from tally.analytics.service import AnalyticsService
 from tally.errors import UnavailableError
@@ -43,6 +46,7 @@ from tally.runtime.factory import (
     redis_client,
 )
 from tally.runtime.health import run_checks
+from tally.runtime.measures import RuntimeMeasures
 from tally.settings import Mode, Settings
 from tally.store.health import StoreCheck
 from tally.store.owner import StoreOwner
@@ -51,7 +55,12 @@ from tally.store.service import StoreService
 log = logging.getLogger("tally")
 
 # The built-in capabilities' task modules, loaded beside TALLY_TASK_MODULES.
-BUILTIN_TASK_MODULES = ("tally.store.tasks", "tally.analytics.tasks", "tally.maintenance.tasks")
+BUILTIN_TASK_MODULES = (
+    "tally.store.tasks",
+    "tally.analytics.tasks",
+    "tally.alerts.tasks",
+    "tally.maintenance.tasks",
+)
 
 
 class Runtime:
@@ -89,14 +98,25 @@ class Runtime:
         params = AnalyticsParams.from_settings(settings.analytics)
         publication = build_results(settings.analytics, self.redis)
         self.analytics = AnalyticsService(self.jobs, publication, params)
-        if run_tasks:
-            self.app.resources = Resources(self.owner, self.analytics)
+        self.alerts = AlertsService(
+            self.metadata, settings.alerts, self.jobs, self.breakers, self._dashboard_url()
+        )
         self.engine: EmbeddedEngine | None = None
         self.heartbeat: Heartbeat | None = None
         self.promoter: Promoter | None = None
         self.inspector = Inspector(settings, self.index, self.redis, self._embedded_alive)
+        if run_tasks:
+            measures = RuntimeMeasures(
+                self.inspector, self.index, self.events, self.breakers, settings.flush.interval_s
+            )
+            sources = Sources(self.owner.store, measures, self.analytics, dict(params.weights))
+            self.app.resources = Resources(self.owner, self.analytics, self.alerts, sources)
         self.checks = self._health_checks()
         self._started_at = time.time()
+
+    def _dashboard_url(self) -> str:
+        api = self.settings.api
+        return self.settings.alerts.public_url or f"http://{api.host}:{api.port}"
 
     def _embedded_alive(self) -> bool:
         return self.engine is not None and self.engine.alive
@@ -115,6 +135,7 @@ class Runtime:
             BreakersCheck(self.breakers),
             FunctionCheck("buffer", lambda: Checked(events.buffer_info())),
             QueuesCheck(self.inspector, consumers_matter=not embedded),
+            AlertsCheck(self.alerts),
         ]
 
     def health(self) -> tuple[bool, dict[str, Any]]:

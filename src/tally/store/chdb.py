@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from clickhouse_connect.driver.binding import format_bind_value
 
 from tally.errors import StoreError, StoreLocked, StoreUnavailable
 from tally.store import lookups, migrations, sql
@@ -58,8 +59,11 @@ class ChdbStore(Store):
         self._closed = False
 
     def _run(self, statement: str, fmt: str, params: dict[str, Any] | None = None) -> Any:
+        # chDB takes parameters as text; clickhouse-connect's own formatting gives the text a
+        # server reads for `{name:Type}` (quoted strings inside arrays and tuples, escapes).
+        text = {k: format_bind_value(v) for k, v in (params or {}).items()}
         with clickhouse_errors(), self._guard:
-            return self._conn.query(statement, fmt, params=params or {})
+            return self._conn.query(statement, fmt, params=text)
 
     def upgrade(self) -> list[str]:
         return migrations.upgrade(self, self.names, self.retention_days)

@@ -21,6 +21,14 @@ from tally.runtime.runtime import Runtime
 templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
 
 
+def _timestamp(at: float) -> str:
+    """Epoch seconds as `YYYY-MM-DD HH:MM:SS` UTC."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at))
+
+
+templates.env.filters["timestamp"] = _timestamp
+
+
 def rt(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime

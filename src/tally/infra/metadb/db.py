@@ -13,7 +13,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from tally.errors import StoreError, UnavailableError
+from tally.errors import Conflict, StoreError, UnavailableError
 from tally.infra.health import Checked
 
 log = logging.getLogger("tally.meta")
@@ -44,12 +44,23 @@ def metadb_errors(what: str = "metadata database") -> Iterator[None]:
     """Translate SQLAlchemy's errors raised in the block into Tally's (the one boundary)."""
     try:
         yield
-    except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
-        raise UnavailableError(SERVICE, f"{what}: {_reason(exc)}") from None
     except sa_exc.DBAPIError as exc:
-        raise StoreError(f"{what}: {_reason(exc)}") from None
+        raise _translated(exc, what) from None
     except sa_exc.SQLAlchemyError as exc:
         raise StoreError(f"{what}: {type(exc).__name__}: {exc}") from None
+
+
+def _translated(exc: sa_exc.DBAPIError, what: str) -> Exception:
+    reason = _reason(exc)
+    text = str(exc.orig)
+    if "no such table" in text or ("relation" in text and "does not exist" in text):
+        # A table the migrations create is missing (SQLite's and PostgreSQL's wording).
+        return UnavailableError(SERVICE, f"{what}: {reason}; run `tally db upgrade`")
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+        return UnavailableError(SERVICE, f"{what}: {reason}")
+    if isinstance(exc, sa_exc.IntegrityError):  # a unique key taken by a concurrent writer
+        return Conflict(f"{what}: {reason}", "conflict")
+    return StoreError(f"{what}: {reason}")
 
 
 class MetadataDB:

@@ -9,6 +9,7 @@ from typing import Any
 from celery.signals import task_failure, task_prerun, task_retry, task_revoked, task_success
 from prometheus_client import Counter, Histogram
 
+from tally.jobs import hooks
 from tally.jobs.record import FINAL, Status
 from tally.queue.base import TallyCelery, attempt_of, max_attempts_of
 
@@ -33,6 +34,9 @@ def connect(app: TallyCelery) -> None:  # noqa: C901 - one short closure per Cel
 
     def mine(sender: Any) -> bool:
         return getattr(sender, "app", None) is app
+
+    def send(task: str, **kwargs: Any) -> str:
+        return str(app.send_task(task, kwargs=kwargs).id)
 
     def started(sender: Any = None, task_id: str = "", task: Any = None, **_: Any) -> None:
         if not mine(sender):
@@ -77,6 +81,8 @@ def connect(app: TallyCelery) -> None:  # noqa: C901 - one short closure per Cel
             logging.INFO, "finished", job_id=request.id, task=sender.name, queue=queue,
             duration_s=round(duration_s, 3), attempt=attempt_of(request),
         )  # fmt: skip
+        ended = hooks.Ended(request.id, sender.name, queue, failed=False, result=result)
+        hooks.finished(ended, send, app.resources)
 
     def failed(
         sender: Any = None, task_id: str = "", exception: BaseException | None = None, **_: Any
@@ -90,6 +96,9 @@ def connect(app: TallyCelery) -> None:  # noqa: C901 - one short closure per Cel
             logging.WARNING, "failed", job_id=task_id, task=sender.name, queue=queue,
             duration_s=round(duration_s, 3), attempt=attempt_of(sender.request), error=error,
         )  # fmt: skip
+        hooks.finished(
+            hooks.Ended(task_id, sender.name, queue, failed=True, error=error), send, app.resources
+        )
 
     def retrying(sender: Any = None, request: Any = None, reason: Any = None, **_: Any) -> None:
         if not mine(sender):
