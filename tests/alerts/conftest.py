@@ -40,7 +40,7 @@ def sqlite_db(tmp_path: Path) -> Iterator[MetadataDB]:
 
 def service_on(db: MetadataDB, **settings: str) -> AlertsService:
     """An AlertsService over `db` (no job platform: nothing here enqueues)."""
-    alerts = AlertsSettings(**{"TALLY_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1", **settings})
+    alerts = AlertsSettings.model_validate({"TALLY_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1", **settings})
     return AlertsService(db, alerts, jobs=None, breakers=None, dashboard_url="http://tally.test")  # type: ignore[arg-type]
 
 
@@ -60,14 +60,14 @@ def smtp() -> Iterator[SmtpServer]:
     server.stop()
 
 
-def put_events(store: Store, rows: list[tuple[float, str, str, str, str]]) -> None:
+def put_events(target: Store, rows: list[tuple[float, str, str, str, str]]) -> None:
     """Insert (created_at, event_type, country, category, user_id) events for entity video:1."""
     values = ", ".join(
         f"('{uuid.uuid4()}', '{et}', 'video', '1', '{user}', '{country}', '{category}', "
         f"fromUnixTimestamp64Milli({round(at * 1000)}, 'UTC'))"
         for at, et, country, category, user in rows
     )
-    store.command(
-        f"INSERT INTO {store.names.events} (event_id, event_type, entity_type, entity_id, "
+    target.command(
+        f"INSERT INTO {target.names.events} (event_id, event_type, entity_type, entity_id, "
         f"user_id, country, category, created_at) VALUES {values}"
     )

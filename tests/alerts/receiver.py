@@ -21,6 +21,7 @@ class Request:
     path: str
     headers: dict[str, str]
     body: bytes
+    status: int = 200  # what the receiver answered
 
     def json(self) -> Any:
         return orjson.loads(self.body)
@@ -40,18 +41,17 @@ class Receiver:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the standard library's name
+            def do_POST(self) -> None:
                 size = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(size)
                 with owner._lock:
-                    owner.requests.append(Request(self.path, dict(self.headers), body))
                     failing = owner.fail_next > 0
                     owner.fail_next -= int(failing)
+                    status = 307 if owner.redirect_to else (500 if failing else owner.status)
+                    owner.requests.append(Request(self.path, dict(self.headers), body, status))
+                self.send_response(status)
                 if owner.redirect_to is not None:
-                    self.send_response(307)
                     self.send_header("Location", owner.redirect_to)
-                else:
-                    self.send_response(500 if failing else owner.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
@@ -44,8 +45,10 @@ def test_webhook_is_signed_and_carries_the_notification_id(
     assert req.headers["Idempotency-Key"] == outcome["notification_id"]
     body = req.json()
     assert body["notification_id"] == outcome["notification_id"]
-    assert body["kind"] == "test" and body["test"] is True
-    assert body["subject"].startswith("[TEST]") and body["rule"]["name"] == "FR views"
+    assert body["kind"] == "test"
+    assert body["test"] is True
+    assert body["subject"].startswith("[TEST]")
+    assert body["rule"]["name"] == "FR views"
     assert body["url"].startswith("http://tally.test/alerts/")
     # And its signature verifies with the channel's secret over timestamp + "." + body
     expected = signature("sign-8842", req.headers[TIMESTAMP_HEADER], req.body)
@@ -63,12 +66,18 @@ def test_slack_gets_block_kit_with_rule_value_bound_group_and_link(
     body = receiver.requests[0].json()
     assert body["text"].startswith("[TEST]")
     kinds = [b["type"] for b in body["blocks"]]
-    assert kinds[0] == "header" and "section" in kinds and kinds[-1] == "context"
-    fields = {f["text"].split("\n")[0]: f["text"].split("\n")[1] for f in body["blocks"][1]["fields"]}
+    assert kinds[0] == "header"
+    assert "section" in kinds
+    assert kinds[-1] == "context"
+    fields = {
+        f["text"].split("\n")[0]: f["text"].split("\n")[1] for f in body["blocks"][1]["fields"]
+    }
     assert set(fields) == {"*Rule*", "*State*", "*Value*", "*Bound*", "*Group*", "*Severity*"}
-    assert fields["*Rule*"] == "FR views" and fields["*Severity*"] == "critical"
+    assert fields["*Rule*"] == "FR views"
+    assert fields["*Severity*"] == "critical"
     link = body["blocks"][-1]["elements"][0]["text"]
-    assert link.startswith("<http://tally.test/alerts/") and "|Open in Tally>" in link
+    assert link.startswith("<http://tally.test/alerts/")
+    assert "|Open in Tally>" in link
 
 
 def test_email_through_a_real_smtp_server_with_login(
@@ -77,7 +86,8 @@ def test_email_through_a_real_smtp_server_with_login(
     service = service_on(sqlite_db)
     channel(service, name="mail", kind="email", host="127.0.0.1", port=smtp.port,
             security="none", user="alerts", password="smtp-pw-7731",
-            to=["ops@example.com", "oncall@example.com"], **{"from": "tally@example.com"})  # fmt: skip
+            to=["ops@example.com", "oncall@example.com"],
+            **{"from": "tally@example.com"})  # fmt: skip
     rule(service, "mail")
     [outcome] = service.test("FR views")
     assert outcome["outcome"] == "sent", outcome
@@ -94,10 +104,12 @@ def test_a_wrong_smtp_password_fails_for_good_without_saying_it(
 ) -> None:
     service = service_on(sqlite_db)
     channel(service, name="mail", kind="email", host="127.0.0.1", port=smtp.port,
-            security="none", user="alerts", password="not-the-pw-991", to=["ops@example.com"])  # fmt: skip
+            security="none", user="alerts", password="not-the-pw-991",
+            to=["ops@example.com"])  # fmt: skip
     rule(service, "mail")
     [outcome] = service.test("FR views")
-    assert outcome["outcome"] == "failed" and outcome["error"] == "SMTP login refused"
+    assert outcome["outcome"] == "failed"
+    assert outcome["error"] == "SMTP login refused"
     assert "not-the-pw-991" not in str(service.notifications())
 
 
@@ -124,13 +136,15 @@ def test_retries_with_backoff_until_the_receiver_answers(
     # Then four attempts, all with the same id, the last accepted; every one in the log
     assert [r.headers["Idempotency-Key"] for r in receiver.requests] == [nid] * 4
     [row] = service.notifications()
-    assert row["status"] == "sent" and row["attempts"] == 4
+    assert row["status"] == "sent"
+    assert row["attempts"] == 4
     log = row["attempt_log"]
     assert [a["outcome"] for a in log] == ["failed", "failed", "failed", "sent"]
     assert [a["status_code"] for a in log] == [500, 500, 500, 200]
     # The waits grow: 0.05, 0.1, 0.2 s at least between attempts
-    gaps = [b["at"] - a["at"] for a, b in zip(log, log[1:], strict=False)]
-    assert gaps[1] >= 0.1 and gaps[2] >= 0.2
+    gaps = [b["at"] - a["at"] for a, b in itertools.pairwise(log)]
+    assert gaps[1] >= 0.1
+    assert gaps[2] >= 0.2
 
 
 def test_a_receiver_that_is_down_does_not_block_another_channel(
@@ -164,5 +178,6 @@ def test_the_allow_list_is_checked_again_when_sending(
     # When the deployment no longer lists loopback, the saved channel is refused at send time
     strict = service_on(sqlite_db, TALLY_WEBHOOK_ALLOWED_HOSTS="")
     [outcome] = strict.test("FR views")
-    assert outcome["outcome"] == "failed" and "TALLY_WEBHOOK_ALLOWED_HOSTS" in outcome["error"]
+    assert outcome["outcome"] == "failed"
+    assert "TALLY_WEBHOOK_ALLOWED_HOSTS" in outcome["error"]
     assert receiver.requests == []

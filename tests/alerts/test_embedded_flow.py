@@ -98,28 +98,36 @@ def _run(tmp_path: Path, procs: Callable[..., Proc], hook: Receiver, slack: Rece
     wait_until(lambda: slack_kinds(slack) == ["firing", "resolved"] and len(smtp.messages) == 2,
                15, "all resolves")  # fmt: skip
     time.sleep(2.5)  # a few more evaluations: nothing else is sent
-    assert kinds(hook) == ["firing", "resolved"] and len(slack.requests) == 2
+    assert kinds(hook) == ["firing", "resolved"]
+    assert len(slack.requests) == 2
     assert len(smtp.messages) == 2
     ids = [b["notification_id"] for b in hook.bodies()]
     assert len(set(ids)) == 2
     assert [r.headers["Idempotency-Key"] for r in hook.requests] == ids
     firing = hook.bodies()[0]
-    assert firing["value"] == 50 and firing["bound"] == 20 and firing["state"] == "firing"
+    assert firing["value"] == 50
+    assert firing["bound"] == 20
+    assert firing["state"] == "firing"
     history = client.get("/api/v1/alerts/history", params={"rule": rule_id}).json()
     assert [h["to_state"] for h in reversed(history)] == ["firing", "resolved"]
 
     # When the rule is muted and breaches again: its state is tracked, nothing is sent
-    assert client.post(f"/api/v1/alerts/rules/{rule_id}/mute", json={"for_s": 600}).status_code == 200
+    assert (
+        client.post(f"/api/v1/alerts/rules/{rule_id}/mute", json={"for_s": 600}).status_code == 200
+    )
     client.post("/api/v1/events", json=views(30))
     client.post("/api/v1/events/flush", params={"wait": True, "timeout_s": 30})
     wait_until(lambda: client.get(f"/api/v1/alerts/rules/{rule_id}").json()["state"] == "firing",
                20, "the muted rule to fire")  # fmt: skip
     # And `tally status` lists it among the alerts firing
     status = run_tally("status", env=env | {"TALLY_URL": base}, cwd=tmp_path)
-    assert "alerts firing" in status.stdout and "FR views burst" in status.stdout
+    assert "alerts firing" in status.stdout
+    assert "FR views burst" in status.stdout
     wait_until(lambda: client.get(f"/api/v1/alerts/rules/{rule_id}").json()["state"] == "resolved",
                20, "the muted rule to resolve")  # fmt: skip
-    assert len(hook.requests) == 2 and len(slack.requests) == 2 and len(smtp.messages) == 2
+    assert len(hook.requests) == 2
+    assert len(slack.requests) == 2
+    assert len(smtp.messages) == 2
     suppressed = [n for n in client.get("/api/v1/alerts/notifications").json()
                   if n["status"] == "suppressed"]  # fmt: skip
     assert len(suppressed) == 6  # firing and resolved, on three channels, kept unsent
@@ -133,7 +141,8 @@ def _run(tmp_path: Path, procs: Callable[..., Proc], hook: Receiver, slack: Rece
     browser.post("/login", data={"token": API_TOKEN, "next": "/alerts"})
     for path in ("/alerts", f"/alerts/{rule_id}"):
         page = browser.get(path)
-        assert page.status_code == 200 and "FR views burst" in page.text
+        assert page.status_code == 200
+        assert "FR views burst" in page.text
         seen.append(page.text)
     assert 'data-state="firing"' in seen[-1]  # the timeline drew the firing band
     metrics = client.get("/metrics").text
@@ -155,7 +164,9 @@ def test_loopback_webhooks_need_the_allow_list(tmp_path: Path, procs: Callable[.
     wait_http(f"{base}/api/v1/health", proc=dev)
     client = api_client(base)
     for url in ("http://127.0.0.1:9/x", "http://localhost:9/x", "http://192.168.1.20/x"):
-        r = client.post("/api/v1/alerts/channels", json={"name": "h", "kind": "webhook", "url": url})
+        r = client.post(
+            "/api/v1/alerts/channels", json={"name": "h", "kind": "webhook", "url": url}
+        )
         assert r.status_code == 422, r.text
         assert r.json()["error"]["field"] == "url"
         assert r.json()["error"]["reason"] == "url_not_allowed"
@@ -163,8 +174,10 @@ def test_loopback_webhooks_need_the_allow_list(tmp_path: Path, procs: Callable[.
     r = client.post("/api/v1/alerts/rules", json={
         "name": "r", "channels": ["h"],
         "spec": {"kind": "events", "condition": "above", "bound": 1}})  # fmt: skip
-    assert r.status_code == 422 and r.json()["error"]["field"] == "channels.0"
+    assert r.status_code == 422
+    assert r.json()["error"]["field"] == "channels.0"
     r = client.post("/api/v1/alerts/rules", json={"name": "r", "spec": {"kind": "events"}})
-    assert r.status_code == 422 and "bound" in r.json()["error"]["message"]
+    assert r.status_code == 422
+    assert "bound" in r.json()["error"]["message"]
     assert client.get("/api/v1/alerts/rules").json() == []
     client.close()

@@ -46,7 +46,8 @@ def test_a_halving_fires_and_the_next_hour_resolves(hourly: Store, sqlite_db: Me
     # When it is replayed over the past day, hour by hour
     out = preview(hourly, rule, 1, {}, now=T0)
     # Then: j=5 is -60 % (fires), j=4 is 0 % (resolves), j=1 is -80 % (fires), j=0 is +400 %
-    assert out["evaluations"] == 24 and out["step_s"] == 3600
+    assert out["evaluations"] == 24
+    assert out["step_s"] == 3600
     assert out["episodes"] == [
         {"group": "", "fired_at": iso(T0 - 5 * H), "resolved_at": iso(T0 - 4 * H)},
         {"group": "", "fired_at": iso(T0 - 1 * H), "resolved_at": iso(T0)},

@@ -27,7 +27,7 @@ def history(store: Store) -> Store:
 
 
 def rule(rule_id: int, **spec: object) -> Due:
-    return Due(rule_id, EventsSpec.model_validate({"bound": 1, **spec}))
+    return Due(rule_id, EventsSpec.model_validate({"kind": "events", "bound": 1, **spec}))
 
 
 def test_each_rule_gets_its_windows_per_group(history: Store) -> None:
@@ -63,5 +63,6 @@ def test_one_query_per_window_size_with_values_as_parameters(history: Store) -> 
     params = window_params(by_window(rules)[3600], int(T0 * 1000), WEIGHTS)
     assert ["x' OR 1=1 --" in str(r) for r in params["rules"]].count(True) == 1
     got = read(history, rules, T0, WEIGHTS)
-    assert got[1] == {"": [12.0]} and got[2] == {"": [2.0]}
+    assert got[1] == {"": [12.0]}
+    assert got[2] == {"": [2.0]}
     assert got[1001] == {"": [0.0]}

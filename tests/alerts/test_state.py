@@ -45,8 +45,11 @@ def test_no_resolve_notification_when_not_asked() -> None:
 
 def test_error_is_notified_once_and_recovers_to_ok() -> None:
     first = failed(Current(), 10.0)
-    assert first.after.state is State.ERROR and first.notify is Notify.ERROR
+    assert first.after.state is State.ERROR
+    assert first.notify is Notify.ERROR
     again = failed(first.after, 20.0)
-    assert again.notify is None and not again.changed
+    assert again.notify is None
+    assert not again.changed
     back = advance(again.after, CLEAR, Policy(), 30.0)
-    assert back.after.state is State.OK and back.changed
+    assert back.after.state is State.OK
+    assert back.changed

@@ -31,10 +31,17 @@ def test_upgrade_twice_applies_once_and_the_second_changes_nothing(db: MetadataD
     after_first = _tables(db)
     second = migrate.upgrade(db)
     # Then the first applies every revision, the second nothing, and the schema is the same
-    assert first == ["metadata 0001 the installation record"]
+    assert first == [
+        "metadata 0001 the installation record",
+        "metadata 0002 alerts: rules, channels, states, history, the notification outbox "
+        "and its attempts",
+    ]
     assert second == []
-    assert migrate.current(db) == migrate.head() == "0001"
+    assert migrate.current(db) == migrate.head() == "0002"
     assert {"alembic_version", "tally_installation"} <= after_first
+    alerts = {"analytics_alerts", "alert_channels", "alert_states", "alert_events",
+              "alert_notifications", "alert_delivery_attempts"}  # fmt: skip
+    assert alerts <= after_first
     assert _tables(db) == after_first
     with db.session() as session:
         rows = session.execute(sa.text("SELECT id, tally_version FROM tally_installation")).all()
@@ -61,6 +68,7 @@ def test_tally_db_upgrade_upgrades_store_and_metadata_once(
     # Then the first reports the metadata revision it applied, the second nothing
     assert first.returncode == 0, first.stdout + first.stderr
     assert "applied metadata 0001" in first.stdout
+    assert "applied metadata 0002" in first.stdout
     assert second.returncode == 0, second.stdout + second.stderr
     assert "up to date" in second.stdout
     assert "Traceback" not in first.stderr + second.stderr

@@ -34,7 +34,7 @@ class _Channel(BaseModel):
 class EmailIn(_Channel):
     """SMTP; fields left out come from seed 001's ALERT_EMAIL_* settings."""
 
-    kind: Literal["email"] = "email"
+    kind: Literal["email"]
     host: str | None = Field(default=None, max_length=255)
     port: int | None = Field(default=None, ge=1, le=65535)
     security: Literal["starttls", "ssl", "none"] | None = None
@@ -63,7 +63,7 @@ class EmailIn(_Channel):
 class WebhookIn(_Channel):
     """A JSON POST; `secret` signs it (HMAC-SHA256 header); `url` defaults to ALERT_WEBHOOK_URL."""
 
-    kind: Literal["webhook"] = "webhook"
+    kind: Literal["webhook"]
     url: SecretStr | None = None
     secret: SecretStr | None = None
 
@@ -71,7 +71,7 @@ class WebhookIn(_Channel):
 class SlackIn(_Channel):
     """A Slack incoming webhook, sent a Block Kit message."""
 
-    kind: Literal["slack"] = "slack"
+    kind: Literal["slack"]
     url: SecretStr | None = None
 
 

@@ -36,7 +36,7 @@ class _Retryable(Exception):
 class Delivered:
     """What one delivery job did with its row."""
 
-    outcome: str  # sent, retry, failed, skipped (not due, or another sender has it)
+    outcome: str  # sent, retry, failed, deferred (breaker open), skipped (not due or taken)
     attempt: int = 0
     error: str | None = None
 
@@ -93,35 +93,56 @@ def _guarded(channel: Channel, payload: dict[str, Any], settings: AlertsSettings
         return send_to(channel, payload, settings)
     sent = Sent.fail("not sent")
     try:
-        with breakers.guard(f"external_api:{channel.id}"):
+        with breakers.guard(breaker_of(channel.id)):
             sent = send_to(channel, payload, settings)
             if not sent.ok and not sent.permanent:
                 raise _Retryable(sent.error)
     except _Retryable:
         pass
-    except BreakerOpen as exc:
-        return Sent.fail(f"channel paused: its breaker is open ({exc.retry_after_s:.0f} s)")
     return sent
+
+
+def breaker_of(channel_id: int) -> str:
+    """The channel's own breaker, with external_api's limits."""
+    return f"external_api:{channel_id}"
+
+
+def _paused_s(breakers: Breakers | None, channel_id: int) -> float:
+    return 0.0 if breakers is None else breakers.retry_after_s(breaker_of(channel_id))
 
 
 def deliver(
     db: MetadataDB, nid: str, settings: AlertsSettings, breakers: Breakers | None
 ) -> Delivered:
-    """Send notification `nid` if it is due and no other sender has it."""
+    """Send notification `nid` if it is due and no other sender has it.
+
+    While the channel's breaker is open the row waits for it, without using a try.
+    """
     now = time.time()
     with db.session() as session:
-        row = outbox.claim(session.connection(), nid, now, settings.send_lease_s)
+        conn = session.connection()
+        row = outbox.claim(conn, nid, now, settings.send_lease_s)
         if row is None:
             return Delivered("skipped")
+        wait_s = _paused_s(breakers, int(row.channel_id))
+        if wait_s > 0:
+            outbox.defer(conn, nid, now + wait_s)
+            return Delivered("deferred", int(row.attempts) - 1, f"breaker open ({wait_s:.0f} s)")
+        attempt_id = outbox.begin_attempt(conn, nid, int(row.attempts), now)
         try:
-            channel: Channel | None = channels.channel(session.connection(), row.channel_id)
+            channel: Channel | None = channels.channel(conn, row.channel_id)
         except NotFound:
             channel = None
     started = time.perf_counter()
-    if channel is None:
-        sent, kind = Sent.fail("channel deleted", permanent=True), "unknown"
-    else:
-        sent, kind = _guarded(channel, dict(row.payload), settings, breakers), channel.kind
+    try:
+        if channel is None:
+            sent, kind = Sent.fail("channel deleted", permanent=True), "unknown"
+        else:
+            sent, kind = _guarded(channel, dict(row.payload), settings, breakers), channel.kind
+    except BreakerOpen as exc:  # another sender's failure opened it meanwhile: wait for it
+        with db.session() as session:
+            outbox.defer(session.connection(), nid, time.time() + exc.retry_after_s, attempt_id)
+        return Delivered("deferred", int(row.attempts) - 1, "breaker open")
     duration_ms = (time.perf_counter() - started) * 1000
     faults.hit("alerts.after_send")  # the crash the exactly-once tests inject
     attempt = int(row.attempts)
@@ -130,9 +151,9 @@ def deliver(
         retry_at = time.time() + backoff_s(settings, attempt)
     with db.session() as session:
         conn = session.connection()
-        outbox.attempt(
-            conn, nid, attempt, now=time.time(), ok=sent.ok, status_code=sent.status_code,
-            error=sent.error, duration_ms=duration_ms,
+        outbox.end_attempt(
+            conn, attempt_id, ok=sent.ok, status_code=sent.status_code, error=sent.error,
+            duration_ms=duration_ms,
         )  # fmt: skip
         error = None if sent.ok else (sent.error or "failed")
         outbox.finish(conn, nid, now=time.time(), error=error, retry_at=retry_at)

@@ -100,24 +100,45 @@ def claim(conn: Connection, nid: str, now: float, lease_s: float) -> Any | None:
     return conn.execute(sa.select(n).where(n.c.id == nid)).first()
 
 
-def attempt(
+def begin_attempt(conn: Connection, nid: str, number: int, now: float) -> int:
+    """Log an attempt as it starts (`sending`): a sender killed mid-send leaves it visible.
+
+    An attempt still `sending` when its row is claimed again was cut short: `interrupted`.
+    """
+    a = t.attempts
+    conn.execute(
+        sa.update(a)
+        .where(a.c.notification_id == nid, a.c.outcome == "sending")
+        .values(outcome="interrupted", error="the sender stopped before recording the outcome")
+    )
+    done = conn.execute(
+        sa.insert(a)
+        .values(notification_id=nid, attempt=number, at=now, outcome="sending", duration_ms=0.0)
+        .returning(a.c.id)
+    )
+    return int(done.scalar_one())
+
+
+def end_attempt(
     conn: Connection,
-    nid: str,
-    number: int,
+    attempt_id: int,
     *,
-    now: float,
     ok: bool,
     status_code: int | None,
     error: str | None,
     duration_ms: float,
 ) -> None:
-    """Log one attempt: outcome, code, error and duration."""
+    """Record how an attempt ended: outcome, code, error and duration."""
     conn.execute(
-        sa.insert(t.attempts).values(
-            notification_id=nid, attempt=number, at=now, outcome="sent" if ok else "failed",
-            status_code=status_code, error=error, duration_ms=round(duration_ms, 3),
+        sa.update(t.attempts)
+        .where(t.attempts.c.id == attempt_id)
+        .values(
+            outcome="sent" if ok else "failed",
+            status_code=status_code,
+            error=error,
+            duration_ms=round(duration_ms, 3),
         )
-    )  # fmt: skip
+    )
 
 
 def finish(
@@ -136,6 +157,22 @@ def finish(
         .where(n.c.id == nid, n.c.status == Status.SENDING.value)
         .values(lease_until=None, **values)
     )
+
+
+def defer(conn: Connection, nid: str, until: float, attempt_id: int | None = None) -> None:
+    """Give a claimed row back, due at `until`, without using a try (its breaker is open)."""
+    n = t.notifications
+    values = {
+        "status": Status.PENDING.value,
+        "attempts": n.c.attempts - 1,
+        "lease_until": None,
+        "next_attempt_at": until,
+    }
+    conn.execute(
+        sa.update(n).where(n.c.id == nid, n.c.status == Status.SENDING.value).values(values)
+    )
+    if attempt_id is not None:
+        conn.execute(sa.delete(t.attempts).where(t.attempts.c.id == attempt_id))
 
 
 def due(conn: Connection, now: float, limit: int = 500) -> list[str]:

@@ -47,7 +47,7 @@ class EventsSpec(_Spec):
     (default 3) in `direction`.
     """
 
-    kind: Literal["events"] = "events"
+    kind: Literal["events"]
     measure: Literal["count", "weighted", "unique_users"] = "count"
     event_type: str | None = Field(default=None, max_length=64)
     country: str | None = Field(default=None, max_length=64)
@@ -110,7 +110,7 @@ Metric = Literal[
 class MetricSpec(_Spec):
     """One of Tally's own measures, above or below a bound (one state per queue/task/breaker)."""
 
-    kind: Literal["metric"] = "metric"
+    kind: Literal["metric"]
     metric: Metric
     queue: str | None = Field(default=None, max_length=64)
     task: str | None = Field(default=None, max_length=200)
@@ -137,7 +137,7 @@ class MetricSpec(_Spec):
 class AnalyticsSpec(_Spec):
     """After each analytics run: an entity enters or leaves the top N, or a trend_score passes."""
 
-    kind: Literal["analytics"] = "analytics"
+    kind: Literal["analytics"]
     metric: Literal["popularity", "trending"] = "popularity"
     by: Literal["country", "category"] = "country"
     group: str = Field(min_length=1, max_length=128)
@@ -162,7 +162,7 @@ class AnalyticsSpec(_Spec):
 class JobSpec(_Spec):
     """A job of one of these tasks failed for good (its last try): fired by the failure itself."""
 
-    kind: Literal["job"] = "job"
+    kind: Literal["job"]
     tasks: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
         min_length=1, max_length=100
     )

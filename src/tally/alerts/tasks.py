@@ -184,8 +184,9 @@ def _on_job_end(ended: Ended, send: Send, resources: Resources) -> None:
         return  # a process without the alerts capability
     tasks, analytics = _watched(service)
     if ended.task in tasks:
-        send(keys.TASK_ALERTS_ON_JOB, task=ended.task, job_id=ended.job_id, failed=ended.failed,
-             error=ended.error)  # fmt: skip
+        kwargs = {"task": ended.task, "job_id": ended.job_id, "failed": ended.failed,
+                  "error": ended.error}  # fmt: skip
+        send(keys.TASK_ALERTS_ON_JOB, kwargs)
     published = isinstance(ended.result, dict) and ended.result.get("published") == "live"
     if analytics and ended.task == keys.TASK_ANALYTICS_RUN and not ended.failed and published:
-        send(keys.TASK_ALERTS_AFTER_ANALYTICS)
+        send(keys.TASK_ALERTS_AFTER_ANALYTICS, {})

@@ -29,7 +29,7 @@ class Ended:
     result: Any = None
 
 
-Send = Callable[..., str]  # send(task, **kwargs) -> job id
+Send = Callable[[str, dict[str, Any]], str]  # send(task name, its kwargs) -> job id
 Listener = Callable[[Ended, Send, Resources], None]
 LISTENERS: list[Listener] = []
 

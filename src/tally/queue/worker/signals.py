@@ -35,8 +35,8 @@ def connect(app: TallyCelery) -> None:  # noqa: C901 - one short closure per Cel
     def mine(sender: Any) -> bool:
         return getattr(sender, "app", None) is app
 
-    def send(task: str, **kwargs: Any) -> str:
-        return str(app.send_task(task, kwargs=kwargs).id)
+    def send(name: str, kwargs: dict[str, Any]) -> str:
+        return str(app.send_task(name, kwargs=kwargs).id)
 
     def started(sender: Any = None, task_id: str = "", task: Any = None, **_: Any) -> None:
         if not mine(sender):
