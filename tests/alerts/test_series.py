@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tally.alerts.rules import EventsSpec
-from tally.alerts.series import Due, by_window, read, window_params
+from tally.alerts.series import Due, batches, grouping_set, one_rule, read, sets_query
 from tally.store.base import Store
 from tests.alerts.conftest import T0, put_events
 
@@ -54,15 +54,48 @@ def test_each_rule_gets_its_windows_per_group(history: Store) -> None:
     assert got[8] == {"": [2.0]}  # the last minute: the two likes
 
 
-def test_one_query_per_window_size_with_values_as_parameters(history: Store) -> None:
+def test_one_query_per_window_size_and_no_user_text_in_sql(history: Store) -> None:
     # Given 1,000 rules over two window sizes, with a filter value that is SQL-like text
     rules = [rule(i, window_s=3600 if i % 2 else 60, country="FR") for i in range(1, 1001)]
     rules.append(rule(1001, event_type="x' OR 1=1 --"))
-    # Then they are grouped in two queries, and the odd text is a parameter, not SQL
-    assert len(by_window(rules)) == 2
-    params = window_params(by_window(rules)[3600], int(T0 * 1000), WEIGHTS)
-    assert ["x' OR 1=1 --" in str(r) for r in params["rules"]].count(True) == 1
+    # Then they take two queries, and the odd text never reaches the SQL (it is matched here)
+    found = batches(rules)
+    assert len(found) == 2
+    for same in found.values():
+        query, _ = sets_query(history.names, {grouping_set(d.spec): 1 for d in same},
+                              users=False)  # fmt: skip
+        assert "OR 1=1" not in query
     got = read(history, rules, T0, WEIGHTS)
     assert got[1] == {"": [12.0]}
     assert got[2] == {"": [2.0]}
     assert got[1001] == {"": [0.0]}
+
+
+def test_the_batched_queries_give_what_one_query_per_rule_gives(history: Store) -> None:
+    # Given rules mixing every filter, grouping, measure and window length
+    specs = []
+    for i in range(48):
+        spec: dict[str, object] = {"window_s": [60, 3600][i % 2], "measure":
+                                   ["count", "weighted", "unique_users"][i % 3]}  # fmt: skip
+        if i % 4 == 0:
+            spec["event_type"] = "video_view"
+        if i % 5 in (1, 2):
+            spec["country"] = "FR"
+        if i % 6 == 3:
+            spec["category"] = "news"
+        if i % 7 == 4:
+            spec["entity"] = "video:1"
+        if "entity" not in spec:
+            spec["group_by"] = [None, "country", "category"][(i // 3) % 3]
+        spec["condition"] = ["above", "change", "anomaly"][(i // 2) % 3]
+        if spec["condition"] == "anomaly":
+            spec["windows"] = 3
+        specs.append(rule(i, **spec))
+    # When read together, Then each rule has exactly what its own query finds
+    together = read(history, specs, T0, WEIGHTS)
+    for due in specs:
+        alone = one_rule(history, due, T0, WEIGHTS)
+        zero = [0.0] * due.spec.windows_needed()
+        assert {g: w for g, w in together[due.rule_id].items() if w != zero} == {
+            g: w for g, w in alone.items() if w != zero
+        }, due.spec

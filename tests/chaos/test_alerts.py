@@ -80,8 +80,8 @@ def _run(redis_url: str, postgres_url: str, clickhouse_server: Any, tmp_path: Pa
     wait_until(lambda: client.get("/api/v1/health").status_code == 200, 60, "a healthy worker")
 
     # Given a webhook and a rule: more than 20 FR views in the last 15 s
-    r = client.post("/api/v1/alerts/channels",
-                    json={"name": "hook", "kind": "webhook", "url": receiver.url("/ok")})  # fmt: skip
+    hook = {"name": "hook", "kind": "webhook", "url": receiver.url("/ok")}
+    r = client.post("/api/v1/alerts/channels", json=hook)
     assert r.status_code == 201, r.text
     rule = {"name": "burst", "every_s": 1, "channels": ["hook"],
             "spec": {"kind": "events", "country": "FR", "window_s": 15, "condition": "above",

@@ -282,3 +282,53 @@ def test_nobody_logged_in_sees_no_log_out(tmp_path: Path, procs: Callable[..., P
     page = httpx.get(f"{base}/queues", timeout=30).text
     assert "Log out" not in page
     assert 'href="/login"' in page
+
+
+def test_a_rule_made_in_the_dashboard_fires_and_resolves_once_on_slack(
+    browser: Browser, tmp_path: Path, procs: Callable[..., Proc]
+) -> None:
+    from tests.alerts.receiver import Receiver
+
+    slack = Receiver()
+    base = start_dev(tmp_path, procs, TALLY_ALERTS_TICK_S="0.5", TALLY_ANALYTICS_ON_STARTUP="false",
+                     TALLY_WEBHOOK_ALLOWED_HOSTS="127.0.0.1")  # fmt: skip
+    client = api_client(base, token=TOKEN)
+    hook = {"name": "slack", "kind": "slack", "url": slack.url("/services/T0/B0/secret")}
+    assert client.post("/api/v1/alerts/channels", json=hook).status_code == 201
+    page = browser.new_page()
+    log_in(page, base)
+    # Given a user who writes "video_view events in FR below 50 % of the previous window"
+    page.goto(f"{base}/alerts")
+    page.fill("input[name=name]", "FR views halved")
+    page.fill("input[name=every_s]", "1")
+    page.fill("input[name=spec_event_type]", "video_view")
+    page.fill("input[name=spec_country]", "FR")
+    page.fill("input[name=spec_window_s]", "4")
+    page.select_option("select[name=spec_condition]", "change_pct")
+    page.fill("input[name=spec_bound]", "-50")
+    page.select_option("select[name=channels]", ["slack"])
+    page.click("#create-rule")
+    expect(page.locator("#rule-name")).to_have_text("FR views halved")
+    # And previews it
+    page.click("#preview")
+    expect(page.locator("#preview-result")).to_contain_text("evaluations every")
+    # When 60 views arrive, then none: the window after them is down 100 % (fires), the one
+    # after that is as empty as the one before it (resolves)
+    now = make_events(60)
+    assert client.post("/api/v1/events", json=now).json()["accepted"] == 60
+    client.post("/api/v1/events/flush", params={"wait": True})
+    wait_until(lambda: len(slack.requests) >= 2, 30, "the firing and the resolve on Slack")
+    time.sleep(3)
+    # Then Slack got exactly one message for each, in Block Kit with the rule's name
+    texts = [b["text"] for b in slack.bodies()]
+    assert len(texts) == 2
+    assert "is firing" in texts[0]
+    assert "resolved" in texts[1]
+    fields = slack.bodies()[0]["blocks"][1]["fields"]
+    assert fields[0]["text"] == "*Rule*\nFR views halved"
+    page.reload()
+    expect(page.locator("#history")).to_contain_text("firing")
+    expect(page.locator("svg.timeline rect[data-state=firing]").first).to_be_visible()
+    shot(page, "alert-rule")
+    slack.stop()
+    client.close()

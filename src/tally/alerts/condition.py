@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import statistics
 from dataclasses import dataclass
 
 
@@ -67,8 +66,10 @@ def anomaly(current: float, history: list[float], bound: float, direction: str) 
     The standard deviation is the population one; a flat history makes any other value an
     unbounded z-score.
     """
-    mean = statistics.fmean(history) if history else 0.0
-    std = statistics.pstdev(history) if len(history) > 1 else 0.0
+    n = len(history)
+    mean = sum(history) / n if n else 0.0
+    # The population deviation by hand: statistics.pstdev is exact and ~20x slower.
+    std = math.sqrt(sum((x - mean) ** 2 for x in history) / n) if n > 1 else 0.0
     if std == 0:
         z = 0.0 if current == mean else math.copysign(math.inf, current - mean)
     else:

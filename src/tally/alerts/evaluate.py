@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from croniter import croniter
 
 from tally.alerts import repo, series
-from tally.alerts.apply import Applied, Superseded, apply
+from tally.alerts.apply import Applied, Evaluated, apply_all
 from tally.alerts.condition import Observation, above, below, observe
 from tally.alerts.outbox import Limits
 from tally.alerts.repo import Rule
@@ -89,12 +89,10 @@ def claim(db: MetadataDB, now: float, *, only: list[int] | None = None) -> list[
     with db.session() as session:
         candidates = repo.rules(session.connection(), ids=only)
     due = [r for r in candidates if scheduled(r) and (only is not None or r.next_eval_at <= now)]
-    mine = []
-    for rule in due:
-        with db.session() as session:
-            if repo.claim_due(session.connection(), rule, next_eval_at(rule, now), now):
-                mine.append(rule)
-    return mine
+    next_at = {r.id: next_eval_at(r, now) for r in due}
+    with db.session() as session:
+        won = repo.claim_all(session.connection(), due, next_at, now, forced=only is not None)
+    return [r for r in due if r.id in won]
 
 
 def _events(rules: list[Rule], sources: Sources, db: MetadataDB, now: float
@@ -155,22 +153,22 @@ def run_cycle(
     events = _events([r for r in rules if r.spec.kind == "events"], sources, db, now)
     with db.session() as session:
         known = repo.states(session.connection(), [r.id for r in rules])
+    evaluated = []
     for rule in rules:
         if rule.spec.kind == "events":
             seen = events[rule.id]
         else:
             seen = _metric(rule, sources, now, known[rule.id])
-        error = seen if isinstance(seen, str) else None
-        observed = {} if isinstance(seen, str) else seen
-        if error:
-            cycle.errors[rule.name] = error
-            log.warning("alert rule %s cannot be evaluated: %s", rule.name, error)
-        try:
-            done = apply(db, rule, observed, now, limits=limits, dashboard_url=dashboard_url,
-                         error=error)  # fmt: skip
-        except Superseded:
-            continue  # another evaluator wrote this slot: its outcome stands
-        cycle.add(rule, done)
+        if isinstance(seen, str):
+            cycle.errors[rule.name] = seen
+            log.warning("alert rule %s cannot be evaluated: %s", rule.name, seen)
+            evaluated.append(Evaluated(rule, {}, seen, known=known[rule.id]))
+        else:
+            evaluated.append(Evaluated(rule, seen, known=known[rule.id]))
+    done = apply_all(db, evaluated, now, limits=limits, dashboard_url=dashboard_url)
+    for rule in rules:
+        if rule.id in done:
+            cycle.add(rule, done[rule.id])
     return cycle
 
 

@@ -155,6 +155,28 @@ def claim_due(conn: Connection, rule: Rule, next_at: float, now: float) -> bool:
     return done.rowcount == 1
 
 
+def claim_all(
+    conn: Connection, due: list[Rule], next_at: dict[int, float], now: float, *, forced: bool
+) -> set[int]:
+    """Take these rules' evaluation slots in one statement: the ids this evaluator won.
+
+    A rule another evaluator took first has moved its next_eval_at past `now` and is not
+    updated again (`forced`: taken whether due or not).
+    """
+    if not due:
+        return set()
+    r = t.rules
+    query = (
+        sa.update(r)
+        .where(r.c.id.in_([x.id for x in due]))
+        .values(next_eval_at=sa.case(next_at, value=r.c.id), last_eval_at=now)
+        .returning(r.c.id)
+    )
+    if not forced:
+        query = query.where(r.c.next_eval_at <= now)
+    return {int(i) for i in conn.execute(query).scalars()}
+
+
 def states(conn: Connection, rule_ids: list[int]) -> dict[int, dict[str, Current]]:
     """The stored state of each (rule, group) of these rules."""
     out: dict[int, dict[str, Current]] = {i: {} for i in rule_ids}

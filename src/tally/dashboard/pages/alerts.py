@@ -109,6 +109,8 @@ def _editable(rule: dict[str, Any]) -> dict[str, Any]:
 
 
 def _timeline(rule: dict[str, Any], history: list[dict[str, Any]], since: float) -> str:
+    # A young rule is drawn from its creation, so its first changes are not a sliver.
+    since = max(since, float(rule["created_at"]) - 1.0)
     per_group: dict[str, list[tuple[float, str]]] = {}
     for h in sorted(history, key=lambda h: h["at"]):
         changes = per_group.setdefault(h["group_key"], [])
@@ -118,7 +120,11 @@ def _timeline(rule: dict[str, Any], history: list[dict[str, Any]], since: float)
     for g in rule["groups"]:
         per_group.setdefault(g["group"], [(since, g["state"])])
     rows = sorted(per_group.items())
-    title = f"states over the last {TIMELINE_DAYS} days (red: firing, amber: pending)"
+    days = (time.time() - since) / 86_400
+    seconds = days * 86_400
+    span = (f"{days:.1f} days" if days >= 1 else f"{seconds / 60:.0f} minutes"
+            if seconds >= 120 else f"{seconds:.0f} seconds")  # fmt: skip
+    title = f"states over the last {span} (red: firing, amber: pending, green: ok)"
     return charts.timeline(rows, start=since, end=time.time(), title=title)
 
 
