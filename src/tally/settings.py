@@ -275,12 +275,6 @@ class AlertsSettings(Section):
         validation_alias="TALLY_ALERTS_TICK_S",
         description="how often beat looks for rules due (each rule keeps its own schedule)",
     )
-    dispatch_s: float = Field(
-        default=5.0,
-        gt=0,
-        validation_alias="TALLY_ALERTS_DISPATCH_S",
-        description="how often unsent notifications (retries, crashed sends) are sent again",
-    )
     send_lease_s: float = Field(
         default=60.0,
         gt=0,

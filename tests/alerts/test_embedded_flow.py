@@ -61,7 +61,7 @@ def _run(tmp_path: Path, procs: Callable[..., Proc], hook: Receiver, slack: Rece
     port = free_port()
     env = clean_env(
         TALLY_DATA_DIR=str(tmp_path / "data"), TALLY_ALERTS_TICK_S="0.5",
-        TALLY_ALERTS_DISPATCH_S="0.5", TALLY_WEBHOOK_ALLOWED_HOSTS="127.0.0.1",
+        TALLY_WEBHOOK_ALLOWED_HOSTS="127.0.0.1",
         TALLY_ANALYTICS_ON_STARTUP="false", TALLY_LOG_LEVEL="DEBUG",
     )  # fmt: skip
     dev = procs("dev", "--port", str(port), env=env, name="dev")

@@ -77,3 +77,19 @@ def test_only_events_rules_replay(sqlite_db: MetadataDB, store: Store) -> None:
     with pytest.raises(ValidationFailed) as caught:
         preview(store, rule, 1, {})
     assert caught.value.field == "kind"
+
+
+def test_a_failed_jobs_rule_replays_the_job_history(sqlite_db: MetadataDB) -> None:
+    from tally.alerts.preview import preview_failures
+
+    spec = {"kind": "metric", "metric": "failed_jobs", "window_s": 3600, "bound": 0}
+    rule = saved(sqlite_db, spec=spec)
+    # Given failures of `export` 5 h ago and of `mail` 2 h ago, each in one hourly window
+    failures = [(T0 - 5 * H - 10, "export"), (T0 - 2 * H - 10, "mail"), (T0 - 2 * H - 20, "mail")]
+    out = preview_failures(rule, 1, failures, now=T0)
+    assert out["episodes"] == [
+        {"group": "export", "fired_at": iso(T0 - 5 * H), "resolved_at": iso(T0 - 4 * H)},
+        {"group": "mail", "fired_at": iso(T0 - 2 * H), "resolved_at": iso(T0 - 1 * H)},
+    ]
+    values = [t["value"] for t in out["transitions"] if t["to"] == "firing"]
+    assert values == [1.0, 2.0]

@@ -65,6 +65,13 @@ def test_job_metric_and_analytics_rules(
     # And the metric rule sees one failed job of that task in the last hour
     wait_until(lambda: notified(receiver, "failures") == [("firing", "test.export")], 20,
                "the failed-jobs alert")  # fmt: skip
+    # And the failed-jobs rule replays the job history: it would have fired once
+    preview = client.post("/api/v1/alerts/rules/failures/preview", params={"days": 1})
+    assert preview.status_code == 200, preview.text
+    assert preview.json()["fired"] == 1
+    refused = client.post("/api/v1/alerts/rules/export%20failed/preview")
+    assert refused.status_code == 422
+    assert refused.json()["error"]["reason"] == "not_replayable"
     # When the task succeeds, the job rule resolves
     ok = client.post("/api/v1/jobs", json={"task": "test.export", "kwargs": {"fail": False}})
     wait_until(lambda: job_done(client, ok.json()["job_id"]), 30, "the export to succeed")

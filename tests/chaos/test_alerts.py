@@ -59,7 +59,7 @@ def _run(redis_url: str, postgres_url: str, clickhouse_server: Any, tmp_path: Pa
         REDIS_URL=redis_url, DATABASE_URL=postgres_url, CLICKHOUSE_URL=clickhouse_server.url,
         CLICKHOUSE_DATABASE=f"alerts_{uuid.uuid4().hex[:8]}", TALLY_DATA_DIR=str(tmp_path / "d"),
         TALLY_ANALYTICS_ON_STARTUP="false", TALLY_ALERTS_TICK_S="0.5",
-        TALLY_ALERTS_DISPATCH_S="0.5", TALLY_ALERTS_SEND_LEASE_S="3",
+        TALLY_ALERTS_SEND_LEASE_S="3",
         TALLY_ALERTS_BACKOFF_S="0.3", TALLY_WEBHOOK_ALLOWED_HOSTS="127.0.0.1",
         TALLY_BEAT_LOCK_TTL_S="2", TALLY_HEARTBEAT_S="1",
         # Three 500s open the channel's breaker; it lets a trial through 2 s later.

@@ -39,6 +39,7 @@ class Delivered:
     outcome: str  # sent, retry, failed, deferred (breaker open), skipped (not due or taken)
     attempt: int = 0
     error: str | None = None
+    next_at: float | None = None  # when a retry or a deferred send is due
 
 
 def backoff_s(settings: AlertsSettings, attempt: int) -> float:
@@ -127,7 +128,8 @@ def deliver(
         wait_s = _paused_s(breakers, int(row.channel_id))
         if wait_s > 0:
             outbox.defer(conn, nid, now + wait_s)
-            return Delivered("deferred", int(row.attempts) - 1, f"breaker open ({wait_s:.0f} s)")
+            return Delivered("deferred", int(row.attempts) - 1, f"breaker open ({wait_s:.0f} s)",
+                             now + wait_s)  # fmt: skip
         attempt_id = outbox.begin_attempt(conn, nid, int(row.attempts), now)
         try:
             channel: Channel | None = channels.channel(conn, row.channel_id)
@@ -140,9 +142,10 @@ def deliver(
         else:
             sent, kind = _guarded(channel, dict(row.payload), settings, breakers), channel.kind
     except BreakerOpen as exc:  # another sender's failure opened it meanwhile: wait for it
+        until = time.time() + exc.retry_after_s
         with db.session() as session:
-            outbox.defer(session.connection(), nid, time.time() + exc.retry_after_s, attempt_id)
-        return Delivered("deferred", int(row.attempts) - 1, "breaker open")
+            outbox.defer(session.connection(), nid, until, attempt_id)
+        return Delivered("deferred", int(row.attempts) - 1, "breaker open", until)
     duration_ms = (time.perf_counter() - started) * 1000
     faults.hit("alerts.after_send")  # the crash the exactly-once tests inject
     attempt = int(row.attempts)
@@ -163,4 +166,4 @@ def deliver(
         "alert notification %s: %s (attempt %d, channel %s, %s ms)%s", nid, outcome, attempt,
         row.channel_id, round(duration_ms), f": {sent.error}" if sent.error else "",
     )  # fmt: skip
-    return Delivered(outcome, attempt, sent.error)
+    return Delivered(outcome, attempt, sent.error, retry_at)

@@ -36,6 +36,11 @@ class Measures(Protocol):
         """Value per group of `spec.metric` at `now`."""
         ...
 
+    def failures(self, task: str | None, since: float) -> list[tuple[float, str]]:
+        """(finished at, task) of jobs failed for good since `since`: the one measure with a
+        history (the job index), which preview replays."""
+        ...
+
 
 class Rankings(Protocol):
     """The published analytics results (tally.analytics.service.AnalyticsService)."""

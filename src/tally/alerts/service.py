@@ -14,6 +14,7 @@ from tally.alerts.apply import rule_summary
 from tally.alerts.channels import ChannelIn, EmailIn
 from tally.alerts.deliver import deliver
 from tally.alerts.outbox import Limits
+from tally.alerts.preview import check_replayable
 from tally.alerts.render import check_template, context
 from tally.alerts.rules import RuleIn
 from tally.errors import ValidationFailed
@@ -213,7 +214,9 @@ class AlertsService:
         if not 0 < days <= 31:
             raise ValidationFailed("days", "out_of_range", "days must be within (0, 31]")
         with self.db.session() as session:
-            rule_id = repo.rule(session.connection(), ref).id
+            rule = repo.rule(session.connection(), ref)
+        check_replayable(rule)  # 422 here, not a failed job
+        rule_id = rule.id
         result: dict[str, Any] = self.jobs.call(
             keys.TASK_ALERTS_PREVIEW, PREVIEW_TIMEOUT_S, rule_id=rule_id, days=days
         )

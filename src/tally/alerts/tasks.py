@@ -17,7 +17,7 @@ from tally.alerts.evaluate import (
     job_observations,
     run_cycle,
 )
-from tally.alerts.preview import preview
+from tally.alerts.preview import preview, preview_failures
 from tally.alerts.service import AlertsService
 from tally.alerts.state import State
 from tally.jobs import Every, JobContext, job
@@ -32,11 +32,6 @@ WATCH_FRESH_S = 10.0  # how long a worker trusts its list of watched tasks
 def every_tick(alerts: AlertsSettings) -> Every:
     """TALLY_ALERTS_TICK_S: beat looks for due rules this often (each has its own schedule)."""
     return Every(alerts.tick_s, expires_s=alerts.tick_s)
-
-
-def every_dispatch(alerts: AlertsSettings) -> Every:
-    """TALLY_ALERTS_DISPATCH_S: unsent notifications (retries, crashed sends) go again."""
-    return Every(alerts.dispatch_s, expires_s=alerts.dispatch_s)
 
 
 def _send_all(ctx: JobContext, ids: list[str]) -> None:
@@ -62,37 +57,32 @@ def _summary(cycle: Cycle) -> dict[str, Any]:
     schedule_name="alerts-evaluate",
 )
 def alerts_evaluate(ctx: JobContext, rules: list[int] | None = None) -> dict[str, Any]:
-    """Evaluate the rules due now (or these rule ids) and send what changed."""
+    """Evaluate the rules due now (or these rule ids) and send what changed.
+
+    Each tick also sends again what a crashed sender left unmarked once its lease is over
+    (retries of failed sends are scheduled by the send itself).
+    """
     service = ctx.resource(AlertsService)
     cycle = run_cycle(
         service.db, ctx.resource(Sources), time.time(), limits=service.limits,
         dashboard_url=service.dashboard_url, only=rules,
     )  # fmt: skip
-    _send_all(ctx, cycle.notifications)
-    return _summary(cycle)
-
-
-@job(
-    keys.TASK_ALERTS_DISPATCH,
-    queue=keys.ALERTS_QUEUE,
-    max_tries=1,
-    schedule=every_dispatch,
-    schedule_name="alerts-dispatch",
-)
-def alerts_dispatch(ctx: JobContext) -> dict[str, Any]:
-    """Send notifications that are due again: retries, and sends a crash left unmarked."""
-    service = ctx.resource(AlertsService)
     with service.db.session() as session:
-        ids = outbox.due(session.connection(), time.time())
-    _send_all(ctx, ids)
-    return {"sent_again": len(ids)}
+        again = [n for n in outbox.due(session.connection(), time.time())
+                 if n not in cycle.notifications]  # fmt: skip
+    _send_all(ctx, cycle.notifications + again)
+    return {**_summary(cycle), "sent_again": len(again)}
 
 
 @job(keys.TASK_ALERTS_DELIVER, queue=keys.ALERTS_QUEUE, max_tries=1)
 def alerts_deliver(ctx: JobContext, notification_id: str) -> dict[str, Any]:
-    """Send one notification (a retry is the outbox's: `alerts.dispatch` sends it again)."""
+    """Send one notification; a failed send schedules its own retry (backoff, or the breaker)."""
     service = ctx.resource(AlertsService)
     done = deliver(service.db, notification_id, service.settings, service.breakers)
+    if done.next_at is not None:
+        wait_s = max(0.5, done.next_at - time.time())
+        service.jobs.enqueue(keys.TASK_ALERTS_DELIVER, kwargs={"notification_id": notification_id},
+                             countdown=wait_s)  # fmt: skip
     return {"outcome": done.outcome, "attempt": done.attempt, "error": done.error}
 
 
@@ -150,10 +140,16 @@ def alerts_preview(ctx: JobContext, rule_id: int, days: float = 7.0) -> dict[str
     """Replay a rule over the past `days`: when it would have fired and resolved."""
     service = ctx.resource(AlertsService)
     sources = ctx.resource(Sources)
-    if sources.store is None:
-        raise RuntimeError("this worker has no store to replay events from")
     with service.db.session() as session:
         rule = repo.rule(session.connection(), rule_id)
+    spec = rule.spec
+    if spec.kind == "metric" and getattr(spec, "metric", None) == "failed_jobs":
+        if sources.measures is None:
+            raise RuntimeError("this worker cannot read the job history")
+        since = time.time() - days * 86_400 - spec.window_s
+        return preview_failures(rule, days, sources.measures.failures(spec.task, since))
+    if sources.store is None:
+        raise RuntimeError("this worker has no store to replay events from")
     return preview(sources.store(), rule, days, sources.weights)
 
 

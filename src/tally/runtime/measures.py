@@ -57,12 +57,13 @@ class RuntimeMeasures:
             if spec.breaker in (None, b["name"])
         }
 
+    def failures(self, task: str | None, since: float) -> list[tuple[float, str]]:
+        """(finished at, task) of the jobs failed since `since` (newest FAILED_SCAN kept)."""
+        found = self._index.recent([Status.FAILED], list(QUEUES), FAILED_SCAN, task=task)
+        return [(at, r.task) for r in found if (at := r.finished_at or r.created_at) >= since]
+
     def _failed(self, spec: MetricSpec, now: float) -> dict[str, float]:
-        since = now - spec.window_s
-        found = self._index.recent([Status.FAILED], list(QUEUES), FAILED_SCAN, task=spec.task)
-        counts: Counter[str] = Counter(
-            r.task for r in found if (r.finished_at or r.created_at) >= since
-        )
+        counts: Counter[str] = Counter(t for _, t in self.failures(spec.task, now - spec.window_s))
         if spec.task is not None:
             return {spec.task: float(counts.get(spec.task, 0))}
         return {task: float(n) for task, n in counts.items()}
