@@ -100,7 +100,7 @@ def claim(db: MetadataDB, now: float, *, only: list[int] | None = None) -> list[
     return [r for r in due if r.id in won]
 
 
-def _events(rules: list[Rule], sources: Sources, db: MetadataDB, now: float
+def _events(rules: list[Rule], sources: Sources, known: dict[int, dict[str, Any]], now: float
             ) -> dict[int, dict[str, Observation] | str]:  # fmt: skip
     out: dict[int, dict[str, Observation] | str] = {}
     if not rules:
@@ -112,8 +112,6 @@ def _events(rules: list[Rule], sources: Sources, db: MetadataDB, now: float
         windows = series.read(sources.store(), due, now, sources.weights)
     except TallyError as exc:
         return {r.id: f"events query failed: {exc}" for r in rules}
-    with db.session() as session:
-        known = repo.states(session.connection(), [r.id for r in rules])
     for rule in rules:
         spec = rule.spec
         assert isinstance(spec, EventsSpec)
@@ -155,9 +153,9 @@ def run_cycle(
     """Evaluate every scheduled rule due at `now` (or `only` these) and write the outcome."""
     cycle = Cycle()
     rules = claim(db, now, only=only)
-    events = _events([r for r in rules if r.spec.kind == "events"], sources, db, now)
     with db.session() as session:
         known = repo.states(session.connection(), [r.id for r in rules])
+    events = _events([r for r in rules if r.spec.kind == "events"], sources, known, now)
     evaluated = []
     for rule in rules:
         if rule.spec.kind == "events":

@@ -163,18 +163,27 @@ def claim_all(
     A rule another evaluator took first has moved its next_eval_at past `now` and is not
     updated again (`forced`: taken whether due or not).
     """
-    if not due:
-        return set()
     r = t.rules
-    query = (
-        sa.update(r)
-        .where(r.c.id.in_([x.id for x in due]))
-        .values(next_eval_at=sa.case(next_at, value=r.c.id), last_eval_at=now)
-        .returning(r.c.id)
-    )
-    if not forced:
-        query = query.where(r.c.next_eval_at <= now)
-    return {int(i) for i in conn.execute(query).scalars()}
+    won: set[int] = set()
+    # Interval rules move on by their interval in SQL; cron rules take their next time.
+    steady = [x.id for x in due if x.definition.interval_s() is not None]
+    timed = {x.id: next_at[x.id] for x in due if x.definition.interval_s() is None}
+    for ids, value in (
+        (steady, now + sa.func.coalesce(r.c.every_s, 60)),
+        (list(timed), sa.case(timed, value=r.c.id) if timed else None),
+    ):
+        if not ids:
+            continue
+        query = (
+            sa.update(r)
+            .where(r.c.id.in_(ids))
+            .values(next_eval_at=value, last_eval_at=now)
+            .returning(r.c.id)
+        )
+        if not forced:
+            query = query.where(r.c.next_eval_at <= now)
+        won |= {int(i) for i in conn.execute(query).scalars()}
+    return won
 
 
 def states(conn: Connection, rule_ids: list[int]) -> dict[int, dict[str, Current]]:

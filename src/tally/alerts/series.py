@@ -119,6 +119,9 @@ SELECT k, {select}, {grouping} AS g, {measures}
 FROM ({source})
 GROUP BY GROUPING SETS ({group_sets})
 HAVING {keep}
+-- Every batch, and every cycle after it, reads the same recent parts: keep them unpacked
+-- (11% faster over 1,000 rules in bench/alerts.py).
+SETTINGS use_uncompressed_cache = 1
 """,
         masks,
     )
