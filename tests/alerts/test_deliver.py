@@ -6,6 +6,7 @@ import itertools
 import time
 from typing import Any
 
+import pytest
 from pydantic import TypeAdapter
 
 from tally.alerts import outbox
@@ -13,6 +14,7 @@ from tally.alerts.channels import ChannelIn
 from tally.alerts.deliver import deliver
 from tally.alerts.rules import RuleIn
 from tally.alerts.send import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
+from tally.errors import ValidationFailed
 from tally.infra.metadb.db import MetadataDB
 from tests.alerts.conftest import service_on
 from tests.alerts.receiver import Receiver, SmtpServer
@@ -181,3 +183,29 @@ def test_the_allow_list_is_checked_again_when_sending(
     assert outcome["outcome"] == "failed"
     assert "TALLY_WEBHOOK_ALLOWED_HOSTS" in outcome["error"]
     assert receiver.requests == []
+
+
+def test_a_channels_templates_apply_unless_the_rule_has_its_own(
+    sqlite_db: MetadataDB, receiver: Receiver
+) -> None:
+    service = service_on(sqlite_db)
+    templates = {"subject": "ops: {{ rule.name }}", "body": "{{ state }} at {{ at }}"}
+    channel(service, name="hook", kind="webhook", url=receiver.url(), templates=templates)
+    rule(service, "hook")
+    service.test("FR views")
+    first = receiver.bodies()[0]
+    assert first["subject"] == "[TEST] ops: FR views"
+    assert first["text"].startswith("test at ")
+    # A rule's own subject wins; its body, unset, is the channel's
+    body = {"name": "FR views", "spec": EVENTS, "channels": ["hook"],
+            "templates": {"subject": "rule says {{ group or 'all' }}"}}  # fmt: skip
+    service.replace_rule("FR views", RuleIn.model_validate(body))
+    service.test("FR views")
+    second = receiver.bodies()[1]
+    assert second["subject"] == "[TEST] rule says all"
+    assert second["text"].startswith("test at ")
+    # A channel template that does not compile is refused, naming the field
+    with pytest.raises(ValidationFailed) as caught:
+        channel(service, name="bad", kind="webhook", url=receiver.url(),
+                templates={"body": "{% if %}"})  # fmt: skip
+    assert caught.value.field == "templates.body"

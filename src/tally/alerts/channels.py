@@ -17,7 +17,8 @@ from sqlalchemy.engine import Connection
 
 from tally.alerts import tables as t
 from tally.alerts.guard import check_url
-from tally.alerts.rules import NAME
+from tally.alerts.render import check_template
+from tally.alerts.rules import NAME, Templates
 from tally.errors import Conflict, NotFound, ValidationFailed
 from tally.settings import AlertsSettings
 
@@ -29,6 +30,9 @@ class _Channel(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     name: str = Field(pattern=NAME)
+    templates: Templates | None = Field(
+        default=None, description="this channel's subject and body (a rule's own win)"
+    )
 
 
 class EmailIn(_Channel):
@@ -111,6 +115,9 @@ def split(channel: EmailIn | WebhookIn | SlackIn) -> tuple[dict[str, Any], dict[
 
 def validate(channel: EmailIn | WebhookIn | SlackIn, settings: AlertsSettings) -> None:
     """Refuse what could not be sent: no SMTP host or recipient, a URL not allowed."""
+    if channel.templates is not None:
+        check_template(channel.templates.subject, "templates.subject")
+        check_template(channel.templates.body, "templates.body")
     if isinstance(channel, EmailIn):
         if not (channel.host or settings.email_smtp_host):
             raise ValidationFailed(

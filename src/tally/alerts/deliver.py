@@ -69,7 +69,10 @@ def send_to(channel: Channel, payload: dict[str, Any], settings: AlertsSettings)
     """Render the payload for this channel and send it once."""
     nid = str(payload["notification_id"])
     ctx = {**payload["context"], "notification_id": nid}
-    subject, text = render.subject_and_text(ctx, payload.get("templates") or {})
+    # The rule's own templates, else the channel's, else Tally's wording (field by field).
+    rule_templates = {k: v for k, v in (payload.get("templates") or {}).items() if v}
+    templates = {**(channel.config.get("templates") or {}), **rule_templates}
+    subject, text = render.subject_and_text(ctx, templates)
     if channel.kind == "email":
         return send_email(smtp_of(channel, settings), subject, text, notification_id=nid)
     url = channel.secrets.get("url")
