@@ -79,12 +79,12 @@ def _run(redis_url: str, postgres_url: str, clickhouse_server: Any, tmp_path: Pa
     client = api_client(base)
     wait_until(lambda: client.get("/api/v1/health").status_code == 200, 60, "a healthy worker")
 
-    # Given a webhook and a rule: more than 20 FR views in the last 15 s
+    # Given a webhook and a rule: more than 20 FR views in the last hour
     hook = {"name": "hook", "kind": "webhook", "url": receiver.url("/ok")}
     r = client.post("/api/v1/alerts/channels", json=hook)
     assert r.status_code == 201, r.text
     rule = {"name": "burst", "every_s": 1, "channels": ["hook"],
-            "spec": {"kind": "events", "country": "FR", "window_s": 15, "condition": "above",
+            "spec": {"kind": "events", "country": "FR", "window_s": 3600, "condition": "above",
                      "bound": 20}}  # fmt: skip
     rule_id = client.post("/api/v1/alerts/rules", json=rule).json()["id"]
 
@@ -97,9 +97,11 @@ def _run(redis_url: str, postgres_url: str, clickhouse_server: Any, tmp_path: Pa
     # And two workers take over: the unmarked send goes again once its lease ends (same id)
     procs("worker", "-c", "2", env=env, name="worker-a")
     procs("worker", "-c", "2", env=env, name="worker-b")
-    wait_until(lambda: list(accepted(receiver).values()) == [2], 30, "the repeat of the send")
-    # And the resolve (once the views leave the window) meets three 500s
+    wait_until(lambda: list(accepted(receiver).values()) == [2], 60, "the repeat of the send")
+    # And the resolve (the bound raised past the views) meets three 500s
     receiver.fail_next = 3
+    raised = {**rule, "spec": {**rule["spec"], "bound": 1000}}  # type: ignore[dict-item]
+    assert client.put(f"/api/v1/alerts/rules/{rule_id}", json=raised).status_code == 200
 
     def settled() -> bool:
         rows = client.get("/api/v1/alerts/notifications", params={"rule": rule_id}).json()
