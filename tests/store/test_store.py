@@ -242,3 +242,16 @@ def test_a_backfill_batch_spanning_many_days_is_stored(open_store: OpenStore) ->
     )
     assert parts[0]["n"] == 150
     store.close()
+
+
+def test_one_store_serves_many_threads_at_once(store: Store) -> None:
+    # Given a worker's threads sharing the store (a flush beside an alerts evaluation)
+    from concurrent.futures import ThreadPoolExecutor
+
+    def ask(i: int) -> int:
+        rows = store.query("SELECT {i:UInt32} AS i, sleepEachRow(0.01) FROM numbers(5)", {"i": i})
+        return int(rows[0]["i"])
+
+    # When 8 threads query together, Then each gets its own answer and none is refused
+    with ThreadPoolExecutor(8) as pool:
+        assert sorted(pool.map(ask, range(32))) == list(range(32))

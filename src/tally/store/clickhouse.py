@@ -28,7 +28,10 @@ class ClickHouseStore(Store):
 
         self.names = names
         self.retention_days = retention_days
-        kwargs: dict[str, Any] = {"dsn": url}
+        # No session: a session runs one query at a time, and one client serves a worker's
+        # threads (a flush beside an alerts evaluation was refused "concurrent queries within
+        # the same session"). Nothing here needs session state.
+        kwargs: dict[str, Any] = {"dsn": url, "autogenerate_session_id": False}
         if user:
             kwargs["username"] = user  # CLICKHOUSE_USER; a user in the URL wins otherwise
         if password:
