@@ -19,6 +19,7 @@ from tally.alerts.condition import Observation, above, below, observe
 from tally.alerts.render import iso
 from tally.alerts.repo import Rule
 from tally.alerts.rules import EventsSpec, MetricSpec
+from tally.alerts.series import own_filters, weight_params
 from tally.alerts.state import Current, Policy, State, advance
 from tally.errors import ValidationFailed
 from tally.store.base import Store
@@ -27,16 +28,8 @@ from tally.store.sql import Names
 MAX_POINTS = 2000
 
 
-def _query(names: Names, spec: EventsSpec) -> str:
-    where = []
-    for column, value in (("event_type", spec.event_type), ("country", spec.country),
-                          ("category", spec.category)):  # fmt: skip
-        if value is not None:
-            where.append(f"{column} = {{{column}:String}}")
-    if spec.entity is not None:
-        where.append("concat(entity_type, ':', entity_id) = {entity:String}")
+def _query(names: Names, spec: EventsSpec, filters: str) -> str:
     group = spec.group_by or "''"
-    filters = "".join(f" AND {w}" for w in where)
     return f"""
 WITH {{end_ms:Int64}} AS end_ms, {{step_ms:Int64}} AS step_ms, {{window_ms:Int64}} AS window_ms,
      end_ms - toUnixTimestamp64Milli(created_at) AS age_ms
@@ -140,16 +133,14 @@ def preview(
     assert spec.bound is not None
     end, step, points = _grid(rule, days, now)
     needed = spec.windows_needed()
+    filters, filter_params = own_filters(spec)
     params: dict[str, Any] = {
         "end_ms": int(end * 1000), "step_ms": step * 1000, "window_ms": spec.window_s * 1000,
         "span_ms": needed * spec.window_s * 1000, "points": points,
         "range_ms": int((points * step + needed * spec.window_s) * 1000),
-        "weight_types": list(weights), "weight_values": [float(w) for w in weights.values()],
-        "event_type": spec.event_type, "country": spec.country, "category": spec.category,
-        "entity": spec.entity,
     }  # fmt: skip
-    params = {k: v for k, v in params.items() if v is not None}
-    rows = store.query(_query(store.names, spec), params)
+    params |= weight_params(weights) | filter_params
+    rows = store.query(_query(store.names, spec, filters), params)
     measure = {"count": "n", "weighted": "weighted", "unique_users": "users"}[spec.measure]
     series: dict[str, dict[int, list[float]]] = {}
     for row in rows:

@@ -145,16 +145,6 @@ def set_muted(conn: Connection, rule_id: int, until: float | None) -> None:
     )
 
 
-def claim_due(conn: Connection, rule: Rule, next_at: float, now: float) -> bool:
-    """Take this rule's evaluation slot: True for the one evaluator that moved it forward."""
-    done = conn.execute(
-        sa.update(t.rules)
-        .where(t.rules.c.id == rule.id, t.rules.c.next_eval_at == rule.next_eval_at)
-        .values(next_eval_at=next_at, last_eval_at=now)
-    )
-    return done.rowcount == 1
-
-
 def claim_all(
     conn: Connection, due: list[Rule], next_at: dict[int, float], now: float, *, forced: bool
 ) -> set[int]:

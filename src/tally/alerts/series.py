@@ -43,6 +43,21 @@ def filters(spec: EventsSpec) -> tuple[str, ...]:
     return tuple(c for c in DIMENSIONS if getattr(spec, c) is not None)
 
 
+def own_filters(spec: EventsSpec) -> tuple[str, dict[str, str]]:
+    """A rule's filters as ` AND …` conditions and their parameters, for a query of its own."""
+    where, params = [], {}
+    for c in filters(spec):
+        column = "concat(entity_type, ':', entity_id)" if c == "entity" else c
+        where.append(f" AND {column} = {{{c}:String}}")
+        params[c] = str(getattr(spec, c))
+    return "".join(where), params
+
+
+def weight_params(weights: dict[str, float]) -> dict[str, Any]:
+    """The analytics weights as the `weight_types` and `weight_values` parameters."""
+    return {"weight_types": list(weights), "weight_values": [float(w) for w in weights.values()]}
+
+
 def grouping_set(spec: EventsSpec) -> tuple[str, ...]:
     """The columns a rule's measure is aggregated by: its filters and its grouping."""
     wanted = set(filters(spec)) | ({spec.group_by} if spec.group_by else set())
@@ -143,8 +158,7 @@ def _read_batch(
         "entities": sorted({d.spec.entity for d in rules if d.spec.entity is not None}),
     }
     if not users:
-        params |= {"weight_types": list(weights),
-                   "weight_values": [float(w) for w in weights.values()]}  # fmt: skip
+        params |= weight_params(weights)
     rows_of: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for row in store.query(query, params):
         rows_of[masks[int(row["g"])]].append(row)
@@ -191,13 +205,11 @@ def one_rule(
     tests compare the batched queries with.
     """
     s = due.spec
-    where = [f"{c} = {{{c}:String}}" for c in ("event_type", "country", "category")
-             if getattr(s, c) is not None]  # fmt: skip
-    if s.entity is not None:
-        where.append("concat(entity_type, ':', entity_id) = {entity:String}")
+    where, filter_params = own_filters(s)
     measure = {
         "count": "toFloat64(count())",
-        "weighted": "sum(transform(event_type, {wt:Array(String)}, {wv:Array(Float64)}, 0.))",
+        "weighted": "sum(transform(event_type, {weight_types:Array(String)}, "
+        "{weight_values:Array(Float64)}, 0.))",
         "unique_users": "toFloat64(uniqExact(user_id))",
     }[s.measure]
     needed = s.windows_needed()
@@ -209,17 +221,11 @@ FROM {store.names.events}
 WHERE created_at > fromUnixTimestamp64Milli({{end_ms:Int64}} - {needed} * {{window_ms:Int64}},
                                           'UTC')
   AND created_at <= fromUnixTimestamp64Milli({{end_ms:Int64}}, 'UTC')
-  {"".join(f" AND {w}" for w in where)}
+  {where}
 GROUP BY grp, k
 """
-    params: dict[str, Any] = {
-        "end_ms": int(end_s * 1000),
-        "window_ms": s.window_s * 1000,
-        "wt": list(weights),
-        "wv": [float(v) for v in weights.values()],
-    }
-    params |= {c: getattr(s, c) for c in ("event_type", "country", "category", "entity")
-               if getattr(s, c) is not None}  # fmt: skip
+    params: dict[str, Any] = {"end_ms": int(end_s * 1000), "window_ms": s.window_s * 1000}
+    params |= weight_params(weights) | filter_params
     out: dict[str, list[float]] = {}
     for row in store.query(query, params):
         out.setdefault(str(row["grp"]), [0.0] * needed)[int(row["k"])] = float(row["value"])
