@@ -38,6 +38,7 @@ def test_each_environment_name_reaches_its_section(monkeypatch: pytest.MonkeyPat
         "TALLY_INGEST_RATE_LIMIT": "5",
         "TALLY_DASHBOARD_PUBLIC": "true",
         "TALLY_DATA_DIR": "/srv/tally",
+        "TALLY_REPORT_RETENTION_DAYS": "14",
     }.items():
         monkeypatch.setenv(name, value)
     s = Settings()
@@ -47,6 +48,7 @@ def test_each_environment_name_reaches_its_section(monkeypatch: pytest.MonkeyPat
     assert (s.flush.interval_s, s.jobs.timeout_s, s.analytics.top_n) == (7, 42, 9)
     assert (s.ingest.rate_limit, s.dashboard.public) == (5, True)
     assert s.data_dir == s.metadata.data_dir == Path("/srv/tally")
+    assert (s.reports.retention_days, s.reports.directory) == (14, Path("/srv/tally/reports"))
 
 
 def test_the_old_registry_path_still_imports_with_a_deprecation_warning() -> None:

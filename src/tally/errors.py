@@ -163,3 +163,15 @@ class JobTimedOut(JobInterrupted):
 class JobRequeued(JobInterrupted):
     """Raised inside a running job when its worker is shutting down and the job outlived
     TALLY_SHUTDOWN_GRACE_S; the job goes back to its queue without using a try."""
+
+
+class PdfUnavailable(UnavailableError):
+    """Raised when a PDF is asked for and WeasyPrint or the libraries it loads are missing."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            "pdf",
+            "PDF reports need Debian's libpango-1.0-0 and libpangoft2-1.0-0 and a font "
+            "(apt-get install libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core); CSV, JSON "
+            f"and HTML work without them ({detail})",
+        )

@@ -336,6 +336,84 @@ class AlertsSettings(Section):
         return [h.strip().lower() for h in self.webhook_allowed_hosts.split(",") if h.strip()]
 
 
+class ReportsSettings(Section):
+    """Reports (SPEC §11): where files go, how long they stay, limits of a run."""
+
+    reports_dir: Path | None = Field(
+        default=None,
+        validation_alias="TALLY_REPORTS_DIR",
+        description="report files and directory deliveries (default: <TALLY_DATA_DIR>/reports)",
+    )
+    data_dir: Path = Field(default=Path(".tally"), validation_alias="TALLY_DATA_DIR")
+    retention_days: float = Field(default=30, gt=0, validation_alias="TALLY_REPORT_RETENTION_DAYS")
+    tick_s: float = Field(
+        default=20.0,
+        gt=0,
+        validation_alias="TALLY_REPORTS_TICK_S",
+        description="how often beat looks for scheduled reports due (each keeps its own cron)",
+    )
+    cleanup_schedule: str = Field(
+        default="40 3 * * *",
+        validation_alias="TALLY_REPORTS_CLEANUP_SCHEDULE",
+        description="cron (UTC) of the cleanup of runs past TALLY_REPORT_RETENTION_DAYS",
+    )
+    run_lease_s: float = Field(
+        default=900.0,
+        gt=0,
+        validation_alias="TALLY_REPORTS_RUN_LEASE_S",
+        description="a run not finished within this is taken as crashed and run again",
+    )
+    max_document_rows: int = Field(
+        default=1000,
+        ge=1,
+        validation_alias="TALLY_REPORTS_MAX_DOCUMENT_ROWS",
+        description="rows an HTML or PDF report shows (CSV and JSON have them all)",
+    )
+    sql_max_rows: int = Field(
+        default=10_000_000, ge=1, validation_alias="TALLY_REPORTS_SQL_MAX_ROWS"
+    )
+    sql_timeout_s: int = Field(default=300, ge=1, validation_alias="TALLY_REPORTS_SQL_TIMEOUT_S")
+    delivery_tries: int = Field(default=6, ge=1, validation_alias="TALLY_REPORTS_DELIVERY_TRIES")
+    backoff_s: float = Field(default=5.0, gt=0, validation_alias="TALLY_REPORTS_BACKOFF_S")
+    backoff_max_s: float = Field(
+        default=900.0, gt=0, validation_alias="TALLY_REPORTS_BACKOFF_MAX_S"
+    )
+    email_max_bytes: int = Field(
+        default=10_000_000,
+        ge=1024,
+        validation_alias="TALLY_REPORTS_EMAIL_MAX_BYTES",
+        description="a larger file is not attached: the email links to its download",
+    )
+    file_roots: str = Field(
+        default="",
+        validation_alias="TALLY_REPORTS_FILE_ROOTS",
+        description="comma-separated folders a file:// delivery may write to, beside "
+        "TALLY_REPORTS_DIR",
+    )
+    storage_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        validation_alias="TALLY_REPORTS_STORAGE_OPTIONS",
+        description='JSON: URL scheme -> fsspec options (e.g. {"s3": {"endpoint_url": …}})',
+    )
+
+    @field_validator("cleanup_schedule")
+    @classmethod
+    def _five_fields(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError("expected 5 cron fields: minute hour day-of-month month day-of-week")
+        return value
+
+    @property
+    def directory(self) -> Path:
+        """TALLY_REPORTS_DIR, or `reports` in the data directory."""
+        return self.reports_dir if self.reports_dir is not None else self.data_dir / "reports"
+
+    def roots(self) -> list[Path]:
+        """Folders file:// deliveries may write to."""
+        extra = [Path(p.strip()) for p in self.file_roots.split(",") if p.strip()]
+        return [self.directory, *extra]
+
+
 class MetadataSettings(Section):
     """The metadata database: PostgreSQL (`DATABASE_URL`), or SQLite in the data directory."""
 
@@ -408,6 +486,7 @@ class Settings(BaseModel):
     jobs: JobsSettings = Field(default_factory=JobsSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
+    reports: ReportsSettings = Field(default_factory=ReportsSettings)
     metadata: MetadataSettings = Field(default_factory=MetadataSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)

@@ -76,10 +76,14 @@ class Receiver:
 
 
 class _Keep:
-    def __init__(self, messages: list[Envelope]) -> None:
+    def __init__(self, messages: list[Envelope], refuse: list[int]) -> None:
         self.messages = messages
+        self.refuse = refuse  # [n]: answer the next n messages "451" (try again later)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Envelope) -> str:  # noqa: N802
+        if self.refuse[0] > 0:
+            self.refuse[0] -= 1
+            return "451 4.3.0 try again later"
         self.messages.append(envelope)
         return "250 OK"
 
@@ -87,8 +91,11 @@ class _Keep:
 class SmtpServer:
     """aiosmtpd on a free loopback port; with `user`, it requires that login (no TLS here)."""
 
-    def __init__(self, user: str | None = None, password: str | None = None) -> None:
+    def __init__(
+        self, user: str | None = None, password: str | None = None, *, refuse_first: int = 0
+    ) -> None:
         self.messages: list[Envelope] = []
+        self.refusing = [refuse_first]
         self.port = free_port()
         self.logins: list[str] = []
 
@@ -107,7 +114,8 @@ class SmtpServer:
         if user is not None:
             kwargs = {"authenticator": authenticate, "auth_required": True,
                       "auth_require_tls": False}  # fmt: skip
-        self._controller = Controller(_Keep(self.messages), hostname="127.0.0.1", port=self.port,
+        handler = _Keep(self.messages, self.refusing)
+        self._controller = Controller(handler, hostname="127.0.0.1", port=self.port,
                                       **kwargs)  # fmt: skip
         self._controller.start()
 

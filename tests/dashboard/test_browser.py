@@ -332,3 +332,90 @@ def test_a_rule_made_in_the_dashboard_fires_and_resolves_once_on_slack(
     shot(page, "alert-rule")
     slack.stop()
     client.close()
+
+
+def test_a_weekly_pdf_made_in_the_dashboard_reaches_email_and_s3_and_downloads(
+    browser: Browser, tmp_path: Path, procs: Callable[..., Proc], s3: Any
+) -> None:
+    import email
+    import json
+
+    from tests.alerts.receiver import SmtpServer
+
+    smtp = SmtpServer()
+    bucket = s3.bucket("weekly")
+    base = start_dev(
+        tmp_path, procs, TALLY_ANALYTICS_ON_STARTUP="false", ALERT_EMAIL_SMTP_HOST="127.0.0.1",
+        ALERT_EMAIL_SMTP_PORT=str(smtp.port), ALERT_EMAIL_SECURITY="none",
+        ALERT_EMAIL_FROM="tally@example.com",
+        TALLY_REPORTS_STORAGE_OPTIONS=json.dumps(s3.options()),
+    )  # fmt: skip
+    client = api_client(base, token=TOKEN)
+    star = [{**e, "entity_id": "star", "event_type": "video_share"} for e in make_events(300)]
+    assert client.post("/api/v1/events", json=make_events(1_000) + star).status_code == 200
+    assert client.post("/api/v1/events/flush", params={"wait": True}).status_code == 200
+    assert client.post("/api/v1/analytics/run", json={"wait": True}).status_code == 200
+    page = browser.new_context(
+        viewport={"width": 1280, "height": 900}, accept_downloads=True
+    ).new_page()
+    log_in(page, base)
+    # Given a user who defines "every Monday 08:00 Europe/Paris, trending by country as PDF,
+    # to email and S3" on the Reports page
+    page.goto(f"{base}/reports")
+    page.fill("input[name=name]", "weekly trending")
+    page.fill("input[name=title]", "Trending by country")
+    page.select_option("select[name=source]", "trending")
+    page.select_option("select[name=format]", "pdf")
+    page.fill("input[name=cron]", "0 8 * * 1")
+    page.fill("input[name=timezone]", "Europe/Paris")
+    page.fill("input[name=email_to]", "team@example.com")
+    page.fill("input[name=url]", f"s3://{bucket}/weekly")
+    page.click("#create-report")
+    expect(page.locator("h1")).to_have_text("weekly trending")
+    expect(page.locator("main")).to_contain_text("Europe/Paris")
+    saved = client.get("/api/v1/reports/weekly trending").json()
+    assert time.gmtime(saved["next_run_at"]).tm_wday == 0  # a Monday
+    assert time.gmtime(saved["next_run_at"]).tm_hour in (6, 7)  # 08:00 in Paris
+    # When the Monday run happens (here: run now)
+    page.click("#run-now")
+
+    def delivered() -> bool:
+        page.reload()
+        return page.locator("#runs td.status.done").count() == 1
+
+    wait_until(delivered, 60, "the run to be delivered")
+    # Then one email and one object, and the page downloads the same file
+    with page.expect_download() as caught:
+        page.locator("#runs a.download").first.click()
+    downloaded = Path(caught.value.path()).read_bytes()
+    assert downloaded.startswith(b"%PDF")
+    assert len(smtp.messages) == 1
+    message = email.message_from_bytes(smtp.messages[0].content)  # type: ignore[arg-type]
+    attached = [p.get_payload(decode=True) for p in message.walk() if p.get_filename()]
+    assert attached == [downloaded]
+    keys = s3.keys(bucket)
+    assert len(keys) == 1
+    assert s3.client().get_object(Bucket=bucket, Key=keys[0])["Body"].read() == downloaded
+    expect(page.locator("#runs")).to_contain_text("email delivered")
+    expect(page.locator("#runs")).to_contain_text("url delivered")
+    shot(page, "report")
+
+    # And an HTML report opens in the browser with its charts drawn in their colours
+    inline = {
+        "name": "popular html",
+        "format": "html",
+        "source": {"kind": "popularity", "limit": 5},
+    }
+    r = client.post("/api/v1/reports/run", json=inline)
+    run_id = r.json()["id"]
+    wait_until(lambda: client.get(f"/api/v1/reports/runs/{run_id}").json()["status"] == "done",
+               60, "the HTML run")  # fmt: skip
+    page.goto(f"{base}/api/v1/reports/runs/{run_id}/file")
+    bar = page.locator("svg.chart rect[fill='#2563eb']").first
+    expect(bar).to_be_visible()
+    assert (bar.bounding_box() or {"width": 0})["width"] > 1
+    expect(page.locator("body")).to_contain_text("video:star")
+    shot(page, "report-html")
+    page.context.close()
+    smtp.stop()
+    client.close()

@@ -35,13 +35,15 @@ def test_upgrade_twice_applies_once_and_the_second_changes_nothing(db: MetadataD
         "metadata 0001 the installation record",
         "metadata 0002 alerts: rules, channels, states, history, the notification outbox "
         "and its attempts",
+        "metadata 0003 reports: definitions, runs (one per report and slot) and their deliveries",
     ]
     assert second == []
-    assert migrate.current(db) == migrate.head() == "0002"
+    assert migrate.current(db) == migrate.head() == "0003"
     assert {"alembic_version", "tally_installation"} <= after_first
     alerts = {"analytics_alerts", "alert_channels", "alert_states", "alert_events",
               "alert_notifications", "alert_delivery_attempts"}  # fmt: skip
     assert alerts <= after_first
+    assert {"analytics_reports", "report_runs", "report_deliveries"} <= after_first
     assert _tables(db) == after_first
     with db.session() as session:
         rows = session.execute(sa.text("SELECT id, tally_version FROM tally_installation")).all()
@@ -69,6 +71,7 @@ def test_tally_db_upgrade_upgrades_store_and_metadata_once(
     assert first.returncode == 0, first.stdout + first.stderr
     assert "applied metadata 0001" in first.stdout
     assert "applied metadata 0002" in first.stdout
+    assert "applied metadata 0003" in first.stdout
     assert second.returncode == 0, second.stdout + second.stderr
     assert "up to date" in second.stdout
     assert "Traceback" not in first.stderr + second.stderr

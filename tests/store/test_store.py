@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tally.errors import StoreLocked
+from tally.errors import StoreError, StoreLocked
 from tally.events.accept import AcceptOptions, accept
 from tally.events.schema import COLUMNS
 from tally.store import migrations, sql
@@ -255,3 +255,39 @@ def test_one_store_serves_many_threads_at_once(store: Store) -> None:
     # When 8 threads query together, Then each gets its own answer and none is refused
     with ThreadPoolExecutor(8) as pool:
         assert sorted(pool.map(ask, range(32))) == list(range(32))
+
+
+def test_export_streams_every_row_in_the_engines_format(store: Store) -> None:
+    # Given a query over more rows than one block holds
+    chunks: list[bytes] = []
+    sql_text = "SELECT number AS n, toString(number * {k:UInt32}) AS s FROM numbers(200000)"
+    # When it is exported as CSV with a header
+    written = store.export(sql_text, chunks.append, fmt="CSVWithNames", params={"k": 3})
+    # Then the bytes arrive in several blocks and parse back to every row
+    data = b"".join(chunks)
+    assert written.bytes == len(data)
+    assert written.rows == (200_000 if store.counts_exported_rows else None)
+    assert len(chunks) > 1
+    lines = data.decode().splitlines()
+    assert lines[0] == '"n","s"'
+    assert len(lines) == 200_001
+    assert lines[-1] == '199999,"599997"'
+
+
+def test_export_counts_the_rows_of_the_answer_not_of_what_was_read(store: Store) -> None:
+    # Given a filtered, grouped query that reads many more rows than it answers
+    sql_text = "SELECT number % 1000 AS k, count() AS n FROM numbers(500000) " \
+               "WHERE number % 3 = 0 GROUP BY k ORDER BY k"  # fmt: skip
+    chunks: list[bytes] = []
+    written = store.export(sql_text, chunks.append, fmt="JSONEachRow")
+    assert b"".join(chunks).count(b"\n") == 1000
+    if store.counts_exported_rows:
+        assert written.rows == 1000
+
+
+def test_export_of_a_failing_query_raises_the_stores_error(store: Store) -> None:
+    # Given a query that fails part-way (after some blocks could have been sent)
+    sql_text = "SELECT throwIf(number = 150000) AS x FROM numbers(300000)"
+    # Then the caller gets Tally's StoreError, not the engine's exception
+    with pytest.raises(StoreError):
+        store.export(sql_text, lambda _b: None, fmt="CSV")

@@ -20,6 +20,7 @@ from tally.alerts.guard import check_url
 from tally.alerts.render import check_template
 from tally.alerts.rules import NAME, Templates
 from tally.errors import Conflict, NotFound, ValidationFailed
+from tally.infra.metadb.db import is_id
 from tally.settings import AlertsSettings
 
 EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
@@ -147,7 +148,7 @@ def channels(conn: Connection) -> list[Channel]:
 
 def channel(conn: Connection, ref: str | int) -> Channel:
     """One channel by id or name (NotFound otherwise)."""
-    by_id = isinstance(ref, int) or str(ref).isdigit()
+    by_id = is_id(ref)
     col = t.channels.c.id if by_id else t.channels.c.name
     row = conn.execute(sa.select(t.channels).where(col == (int(ref) if by_id else ref))).first()
     if row is None:

@@ -14,6 +14,7 @@ from tally.alerts import tables as t
 from tally.alerts.rules import RuleIn, Spec
 from tally.alerts.state import Current, State
 from tally.errors import Conflict, NotFound
+from tally.infra.metadb.db import is_id
 
 _SPEC: TypeAdapter[Spec] = TypeAdapter(Spec)
 
@@ -80,7 +81,7 @@ def rules(conn: Connection, *, ids: list[int] | None = None) -> list[Rule]:
 
 def rule(conn: Connection, ref: str | int) -> Rule:
     """One rule by id or name (NotFound otherwise)."""
-    col = t.rules.c.id if isinstance(ref, int) or str(ref).isdigit() else t.rules.c.name
+    col = t.rules.c.id if is_id(ref) else t.rules.c.name
     key: Any = int(ref) if col is t.rules.c.id else ref
     row = conn.execute(sa.select(t.rules).where(col == key)).first()
     if row is None:

@@ -118,7 +118,23 @@ class Smtp:
     timeout_s: float
 
 
-def send_email(smtp: Smtp, subject: str, text: str, *, notification_id: str) -> Sent:
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with a message (reports attach theirs)."""
+
+    filename: str
+    data: bytes
+    media_type: str  # "text/csv", "application/pdf", …
+
+
+def send_email(
+    smtp: Smtp,
+    subject: str,
+    text: str,
+    *,
+    notification_id: str,
+    attachments: tuple[Attachment, ...] = (),
+) -> Sent:
     """Send one message (STARTTLS, SSL or plain; login when a user is given)."""
     message = EmailMessage()
     message["Subject"] = subject
@@ -128,6 +144,9 @@ def send_email(smtp: Smtp, subject: str, text: str, *, notification_id: str) -> 
     message["Message-ID"] = make_msgid(idstring=notification_id.replace("-", ""))
     message["X-Tally-Notification-Id"] = notification_id
     message.set_content(text)
+    for item in attachments:
+        main, _, sub = item.media_type.partition(";")[0].strip().partition("/")
+        message.add_attachment(item.data, maintype=main, subtype=sub, filename=item.filename)
     context = ssl.create_default_context()
     try:
         client: smtplib.SMTP

@@ -36,7 +36,9 @@ def install(app: FastAPI) -> None:
         if first.get("type") == "json_invalid":  # the same answer /api/v1/events gives
             where = first.get("ctx", {}).get("error", "JSON decode error")
             return _error(422, "invalid_json", f"body is not valid JSON: {where}", field="body")
-        loc = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
+        loc = [str(part) for part in first.get("loc", ())]
+        if loc and loc[0] in ("body", "query", "path"):  # where it came from, not a field
+            loc = loc[1:]
         field = ".".join(loc) or "body"
         message = f"{field}: {first.get('msg', 'invalid')}"
         return _error(422, "invalid_field", message, field=field)

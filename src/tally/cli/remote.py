@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import orjson
@@ -90,6 +90,9 @@ class Api:
             raise UnavailableError("api", f"{self.url}: {type(exc).__name__}") from None
         if r.status_code < 400:
             return r.json() if r.content else None
+        return self._raise(r)
+
+    def _raise(self, r: httpx.Response) -> NoReturn:
         try:
             error = r.json().get("error", {})
         except ValueError:
@@ -108,6 +111,26 @@ class Api:
         if r.status_code == 504:
             raise JobTimeout(message)
         raise JobError(f"{r.status_code}: {message}")
+
+    def save(self, path: str, dest: Path) -> int:
+        """Stream a file answer to `dest` (a temporary name, renamed when complete)."""
+        temp = dest.with_name(f".{dest.name}.part")
+        written = 0
+        try:
+            with self._client.stream("GET", path) as r:
+                if r.status_code >= 400:
+                    r.read()
+                    self._raise(r)
+                with open(temp, "wb") as out:
+                    for chunk in r.iter_bytes():
+                        out.write(chunk)
+                        written += len(chunk)
+            temp.replace(dest)
+        except httpx.HTTPError as exc:
+            raise UnavailableError("api", f"{self.url}: {type(exc).__name__}") from None
+        finally:
+            temp.unlink(missing_ok=True)
+        return written
 
     def close(self) -> None:
         self._client.close()
@@ -235,6 +258,9 @@ class RemoteRuntime:
         from tally.cli.remote_alerts import RemoteAlerts  # it builds on Api, defined here
 
         self.alerts = RemoteAlerts(self.api)
+        from tally.cli.remote_reports import RemoteReports
+
+        self.reports = RemoteReports(self.api)
 
     @property
     def mode(self) -> Mode:

@@ -37,6 +37,11 @@ from tally.queue.inspect import Inspector, QueuesCheck, WorkersCheck
 from tally.queue.worker.burst import BurstMonitor
 from tally.queue.worker.heartbeat import Heartbeat
 from tally.queue.worker.promote import Promoter
+from tally.reports.health import ReportsCheck
+from tally.reports.rankings import AnalyticsRankings
+from tally.reports.service import ReportsService
+from tally.reports.sources import Context as ReportsContext
+from tally.reports.sources import Limits as ReportLimits
 from tally.runtime.factory import (
     build_buffer,
     build_index,
@@ -44,6 +49,7 @@ from tally.runtime.factory import (
     build_results,
     build_store,
     redis_client,
+    store_names,
 )
 from tally.runtime.health import run_checks
 from tally.runtime.measures import RuntimeMeasures
@@ -59,6 +65,7 @@ BUILTIN_TASK_MODULES = (
     "tally.store.tasks",
     "tally.analytics.tasks",
     "tally.alerts.tasks",
+    "tally.reports.tasks",
     "tally.maintenance.tasks",
 )
 
@@ -101,6 +108,9 @@ class Runtime:
         self.alerts = AlertsService(
             self.metadata, settings.alerts, self.jobs, self.breakers, self._dashboard_url()
         )
+        self.reports = ReportsService(
+            self.metadata, settings.reports, settings.alerts, self.jobs, self._dashboard_url()
+        )
         self.engine: EmbeddedEngine | None = None
         self.heartbeat: Heartbeat | None = None
         self.promoter: Promoter | None = None
@@ -110,7 +120,15 @@ class Runtime:
                 self.inspector, self.index, self.events, self.breakers, settings.flush.interval_s
             )
             sources = Sources(self.owner.store, measures, self.analytics, dict(params.weights))
-            self.app.resources = Resources(self.owner, self.analytics, self.alerts, sources)
+            rs = settings.reports
+            reports = ReportsContext(
+                self.owner.store, store_names(settings.store),
+                AnalyticsRankings(self.analytics, self.owner.store), self.index,
+                dict(params.weights), ReportLimits(rs.sql_max_rows, rs.sql_timeout_s),
+            )  # fmt: skip
+            self.app.resources = Resources(
+                self.owner, self.analytics, self.alerts, sources, self.reports, reports
+            )
         self.checks = self._health_checks()
         self._started_at = time.time()
 
@@ -136,6 +154,7 @@ class Runtime:
             FunctionCheck("buffer", lambda: Checked(events.buffer_info())),
             QueuesCheck(self.inspector, consumers_matter=not embedded),
             AlertsCheck(self.alerts),
+            ReportsCheck(self.reports),
         ]
 
     def health(self) -> tuple[bool, dict[str, Any]]:

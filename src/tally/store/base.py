@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from tally.errors import TallyError
 from tally.store import sql
 from tally.store.sql import Names
+
+
+@dataclass(frozen=True, slots=True)
+class Exported:
+    """What an export wrote: bytes, and rows when the engine counts them (chDB does)."""
+
+    bytes: int
+    rows: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +47,7 @@ class Store(ABC):
 
     backend: str = "store"
     names: Names
+    counts_exported_rows: bool = False  # `export` says how many rows it wrote
 
     @abstractmethod
     def upgrade(self) -> list[str]:
@@ -50,6 +60,22 @@ class Store(ABC):
     @abstractmethod
     def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run a read query and return its rows as dicts."""
+
+    @abstractmethod
+    def export(
+        self,
+        sql: str,
+        write: Callable[[bytes], None],
+        *,
+        fmt: str,
+        params: dict[str, Any] | None = None,
+    ) -> Exported:
+        """Stream a query's output in ClickHouse format `fmt` to `write`, block by block.
+
+        Rows are never gathered in Python: the engine formats each block and `write` gets
+        its bytes. Row formats only (CSV, CSVWithNames, TSV, JSONEachRow…): a document
+        format would be cut per block.
+        """
 
     @abstractmethod
     def command(self, sql: str, params: dict[str, Any] | None = None) -> None:

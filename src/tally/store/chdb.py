@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from clickhouse_connect.driver.binding import format_bind_value
 
 from tally.errors import StoreError, StoreLocked, StoreUnavailable
 from tally.store import lookups, migrations, sql
-from tally.store.base import Store
+from tally.store.base import Exported, Store
 from tally.store.errors import clickhouse_errors
 
 
@@ -21,6 +22,7 @@ class ChdbStore(Store):
     """chDB on `path`; this process becomes the directory's one owner (SPEC §3)."""
 
     backend = "chdb"
+    counts_exported_rows = True
 
     def __init__(self, path: Path, names: sql.Names, retention_days: int) -> None:
         self.names = names
@@ -74,6 +76,38 @@ class ChdbStore(Store):
     def query(self, sql_text: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         result = self._run(sql_text, "JSONEachRow", params)
         return [orjson.loads(line) for line in result.bytes().splitlines() if line]
+
+    def export(
+        self,
+        sql_text: str,
+        write: Callable[[bytes], None],
+        *,
+        fmt: str,
+        params: dict[str, Any] | None = None,
+    ) -> Exported:
+        text = {k: format_bind_value(v) for k, v in (params or {}).items()}
+        written = rows = 0
+        # chDB formats each streamed block on its own: a `…WithNames` header comes again at
+        # the top of every block after the first, and is dropped here.
+        header_lines = 2 if fmt.endswith("WithNamesAndTypes") else int(fmt.endswith("WithNames"))
+        first = True
+        # The connection is one per process: other queries wait while a report streams.
+        with clickhouse_errors(), self._guard:
+            stream = self._conn.send_query(sql_text, fmt, params=text)
+            try:
+                for block in stream:
+                    data = block.bytes()
+                    rows += int(block.rows_read())  # a streamed block's own rows
+                    if not first:
+                        for _ in range(header_lines):
+                            data = data[data.find(b"\n") + 1 :] if b"\n" in data else b""
+                    first = False
+                    if data:
+                        write(data)
+                        written += len(data)
+            finally:
+                stream.close()
+        return Exported(written, rows)
 
     def insert_ndjson(self, ndjson: bytes, dedup_window_s: int) -> int:
         if not ndjson:

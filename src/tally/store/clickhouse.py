@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from tally.errors import StoreError, StoreUnavailable
 from tally.store import lookups, migrations, sql
-from tally.store.base import Store
+from tally.store.base import Exported, Store
 from tally.store.errors import clickhouse_errors
 
 
@@ -55,6 +56,24 @@ class ClickHouseStore(Store):
     def query(self, sql_text: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         result = self._call(self._client.query, sql_text, parameters=params)
         return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
+
+    def export(
+        self,
+        sql_text: str,
+        write: Callable[[bytes], None],
+        *,
+        fmt: str,
+        params: dict[str, Any] | None = None,
+    ) -> Exported:
+        written = 0
+        with clickhouse_errors():
+            stream: Any = self._client.raw_stream(sql_text, parameters=params, fmt=fmt)
+            with stream:
+                for chunk in stream:
+                    if chunk:
+                        write(chunk)
+                        written += len(chunk)
+        return Exported(written, None)  # the HTTP answer carries no row count at its end
 
     def insert_ndjson(self, ndjson: bytes, dedup_window_s: int) -> int:
         if not ndjson:

@@ -38,7 +38,7 @@ one by index with its reason. 200 when anything was accepted; 422 when nothing w
 
 async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge("body", Reason.TOO_LARGE.value, f"body larger than {limit} bytes")
     body = bytearray()
     async for chunk in request.stream():

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tally.dashboard.pages import alerts, analytics, events, jobs, login, overview
+from tally.dashboard.pages import alerts, analytics, events, jobs, login, overview, reports
 from tally.dashboard.pages.common import read_sample
 
 router = APIRouter(include_in_schema=False)
-for _module in (login, overview, jobs, analytics, alerts, events):
+for _module in (login, overview, jobs, analytics, alerts, reports, events):
     router.include_router(_module.router)
 
 __all__ = ["read_sample", "router"]

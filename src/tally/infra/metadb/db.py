@@ -63,6 +63,12 @@ def _translated(exc: sa_exc.DBAPIError, what: str) -> Exception:
     return StoreError(f"{what}: {reason}")
 
 
+def is_id(ref: str | int) -> bool:
+    """An id (ASCII digits, in an int's range) rather than a name: `²` and `10**30` are names."""
+    text = str(ref)
+    return isinstance(ref, int) or (text.isascii() and text.isdigit() and len(text) < 10)
+
+
 class MetadataDB:
     """The metadata database; opened lazily, each check on a fresh pooled connection."""
 

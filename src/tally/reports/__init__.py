@@ -1,0 +1,1 @@
+"""Reports (SPEC §11): definitions, rendering, deliveries, once per scheduled slot."""
