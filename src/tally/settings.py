@@ -115,6 +115,11 @@ class StoreSettings(Section):
     )
     data_dir: Path = Field(default=Path(".tally"), validation_alias="TALLY_DATA_DIR")
     retention_days: int = Field(default=90, ge=1, validation_alias="TALLY_RETENTION_DAYS")
+    backup_dir: Path | None = Field(
+        default=None,
+        validation_alias="TALLY_BACKUP_DIR",
+        description="where store backups go (default: <TALLY_DATA_DIR>/backups)",
+    )
 
     _none_if_blank = field_validator("clickhouse_url", "clickhouse_host", "clickhouse_user",
                                      mode="before")(_blank_is_none)  # fmt: skip
@@ -136,6 +141,11 @@ class StoreSettings(Section):
     def chdb_path(self) -> Path:
         """Directory the embedded chDB store owns."""
         return self.data_dir / "chdb"
+
+    @property
+    def backup_path(self) -> Path:
+        """TALLY_BACKUP_DIR, or `backups` in the data directory."""
+        return self.backup_dir if self.backup_dir is not None else self.data_dir / "backups"
 
 
 class FlushSettings(Section):
@@ -414,6 +424,61 @@ class ReportsSettings(Section):
         return [self.directory, *extra]
 
 
+class DbtSettings(Section):
+    """dbt (SPEC §12): the project, its profile and target, and when it runs."""
+
+    project_path: Path | None = Field(
+        default=None,
+        validation_alias="DBT_PROJECT_PATH",
+        description="the dbt project (default: <TALLY_DATA_DIR>/dbt; `tally dbt init` writes one)",
+    )
+    profiles_dir: Path | None = Field(
+        default=None,
+        validation_alias="DBT_PROFILES_DIR",
+        description="a folder with profiles.yml (unset: one generated for Tally's own store)",
+    )
+    target: str | None = Field(default=None, validation_alias="DBT_TARGET")
+    schema_name: str = Field(
+        default="analytics_dbt",
+        pattern=r"^[A-Za-z_]\w*$",
+        validation_alias="TALLY_DBT_SCHEMA",
+        description="the database the generated profile builds models into",
+    )
+    threads: int = Field(default=4, ge=1, le=32, validation_alias="TALLY_DBT_THREADS")
+    build_schedule: str | None = Field(
+        default=None,
+        validation_alias="TALLY_DBT_BUILD_SCHEDULE",
+        description="cron (UTC) of `dbt build` (unset: not scheduled)",
+    )
+    freshness_schedule: str | None = Field(
+        default=None,
+        validation_alias="TALLY_DBT_FRESHNESS_SCHEDULE",
+        description="cron (UTC) of `dbt source freshness` (unset: not scheduled)",
+    )
+    docs_schedule: str | None = Field(
+        default=None,
+        validation_alias="TALLY_DBT_DOCS_SCHEDULE",
+        description="cron (UTC) of `dbt docs generate` (unset: not scheduled)",
+    )
+    data_dir: Path = Field(default=Path(".tally"), validation_alias="TALLY_DATA_DIR")
+
+    _none_if_blank = field_validator(
+        "target", "build_schedule", "freshness_schedule", "docs_schedule", mode="before"
+    )(_blank_is_none)
+
+    @field_validator("build_schedule", "freshness_schedule", "docs_schedule")
+    @classmethod
+    def _five_fields(cls, value: str | None) -> str | None:
+        if value is not None and len(value.split()) != 5:
+            raise ValueError("expected 5 cron fields: minute hour day-of-month month day-of-week")
+        return value
+
+    @property
+    def project(self) -> Path:
+        """DBT_PROJECT_PATH, or `dbt` in the data directory."""
+        return self.project_path if self.project_path is not None else self.data_dir / "dbt"
+
+
 class MetadataSettings(Section):
     """The metadata database: PostgreSQL (`DATABASE_URL`), or SQLite in the data directory."""
 
@@ -487,6 +552,7 @@ class Settings(BaseModel):
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     reports: ReportsSettings = Field(default_factory=ReportsSettings)
+    dbt: DbtSettings = Field(default_factory=DbtSettings)
     metadata: MetadataSettings = Field(default_factory=MetadataSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)

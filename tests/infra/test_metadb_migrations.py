@@ -38,12 +38,13 @@ def test_upgrade_twice_applies_once_and_the_second_changes_nothing(db: MetadataD
         "metadata 0003 reports: definitions, runs (one per report and slot) and their deliveries",
     ]
     assert second == []
-    assert migrate.current(db) == migrate.head() == "0003"
+    assert migrate.current(db) == migrate.head() == "0004"
     assert {"alembic_version", "tally_installation"} <= after_first
     alerts = {"analytics_alerts", "alert_channels", "alert_states", "alert_events",
               "alert_notifications", "alert_delivery_attempts"}  # fmt: skip
     assert alerts <= after_first
     assert {"analytics_reports", "report_runs", "report_deliveries"} <= after_first
+    assert "analytics_refresh_log" in after_first
     assert _tables(db) == after_first
     with db.session() as session:
         rows = session.execute(sa.text("SELECT id, tally_version FROM tally_installation")).all()

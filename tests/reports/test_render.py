@@ -193,3 +193,41 @@ def test_the_csv_record_counter_is_exact_however_the_bytes_are_cut() -> None:
             counter.feed(text[i : i + size])
         # Then the newlines outside quotes are the header and three records
         assert counter.newlines == 4, size
+
+
+def test_a_ranking_as_of_a_past_time_without_a_backfill_is_computed_for_the_report(
+    chdb: ChdbStore,
+) -> None:
+    # Given no analytics run published (nor any backfill), and the known week stored
+    from datetime import timedelta
+
+    from tally.analytics.params import AnalyticsParams
+    from tally.analytics.publish import Publication
+    from tally.analytics.service import AnalyticsService
+    from tally.cache.memory import MemoryCache
+    from tally.reports.rankings import AnalyticsRankings
+    from tally.settings import AnalyticsSettings
+
+    params = AnalyticsParams.from_settings(AnalyticsSettings())
+    analytics = AnalyticsService(None, Publication(MemoryCache()), params)  # type: ignore[arg-type]
+    rankings = AnalyticsRankings(analytics, lambda: chdb)
+    # When a popularity report asks for the ranking as of the week's last day
+    as_of = DAY0 + timedelta(days=6, hours=13)
+    groups = rankings.ranking("popularity", "country", 3, as_of)
+    # Then it is computed from the store: v0 leads FR (the likes), nothing is published
+    assert groups["FR"][0]["entity_id"] == "v0"
+    assert len(groups["FR"]) <= 3
+    assert analytics.publication.cache.get(analytics.publication.key("x")) is None
+    # And the live ranking, never run, says so
+    with pytest.raises(Exception, match="no analytics run yet"):
+        rankings.ranking("popularity", "country", 3, None)
+
+
+def test_a_template_cannot_reach_outside_the_sandbox() -> None:
+    from tally.errors import ValidationFailed
+    from tally.reports import templating
+
+    with pytest.raises(ValidationFailed) as caught:
+        templating.check("{{ ''.__class__.__mro__[1].__subclasses__() }}", "title")
+    assert caught.value.reason == "invalid_template"
+    assert templating.render("{{ ''.__class__.__mro__ }}", {}) == "{{ ''.__class__.__mro__ }}"

@@ -222,3 +222,28 @@ def test_retention_removes_old_runs_and_their_files_and_nothing_newer(
 def test_a_report_settings_default_directory_is_in_the_data_dir(tmp_path: Path) -> None:
     settings = ReportsSettings.model_validate({"TALLY_DATA_DIR": str(tmp_path)})
     assert settings.directory == tmp_path / "reports"
+
+
+def test_an_upload_that_fails_leaves_no_object_and_no_secret_in_its_error(
+    metadb: MetadataDB, tmp_path: Path, chdb: ChdbStore, s3: S3Server
+) -> None:
+    # Given S3 keys in the storage options and a bucket that does not exist
+    options = s3.options()
+    options["s3"]["secret"] = "s3-secret-key-8812"
+    settings = settings_in(tmp_path, TALLY_REPORTS_STORAGE_OPTIONS=options,
+                           TALLY_REPORTS_DELIVERY_TRIES="2")  # fmt: skip
+    service = service_on(metadb, settings)
+    target = [{"kind": "url", "url": "s3://no-such-bucket/reports"}]
+    run_id = runs.add_adhoc(metadb, definition(deliveries=target), None, time.time())
+    ids = render_run(service, chdb, run_id).deliveries
+    # When its delivery is tried (and retried)
+    outcomes = deliver_all(service, ids)
+    # Then it failed for good after its tries, saying why without the secret; nothing exists
+    assert [o.outcome for o in outcomes] == ["retry", "failed"]
+    run = service.run(run_id)
+    assert run["status"] == "partial"
+    error = run["deliveries"][0]["error"]
+    assert "no-such-bucket" in error
+    assert "s3-secret-key-8812" not in str(run)
+    existing = [b["Name"] for b in s3.client().list_buckets()["Buckets"]]
+    assert "no-such-bucket" not in existing

@@ -291,3 +291,49 @@ def test_export_of_a_failing_query_raises_the_stores_error(store: Store) -> None
     # Then the caller gets Tally's StoreError, not the engine's exception
     with pytest.raises(StoreError):
         store.export(sql_text, lambda _b: None, fmt="CSV")
+
+
+STRAY_CHECK = """
+import time
+from pathlib import Path
+from tally.errors import StoreError
+from tally.store.chdb import ChdbStore
+from tally.store.sql import Names
+
+store = ChdbStore(Path("data/chdb"), Names("analytics", "user_events"), 90, backups=Path("own"))
+store.upgrade()
+try:
+    store.command("BACKUP DATABASE analytics TO File('{stray}/b1')")
+    print("STRAY-ALLOWED")
+except StoreError as exc:
+    print("STRAY-REFUSED", exc)
+store.command("BACKUP DATABASE analytics TO File('{own}/b1')")
+print("OWN-ALLOWED")
+store.query("SELECT count() FROM analytics.user_events")
+store.command("SYSTEM FLUSH LOGS")
+print("LOGGED", store.query("SELECT count() AS n FROM system.query_log")[0]["n"])
+"""
+
+
+def test_a_stray_config_xml_in_the_working_directory_does_not_change_the_store(
+    tmp_path: Path,
+) -> None:
+    # Given a worker whose working directory holds a config.xml (which chDB would load by
+    # itself) allowing backups somewhere else
+    stray, own = tmp_path / "stray", tmp_path / "own"
+    stray.mkdir()
+    (tmp_path / "config.xml").write_text(
+        f"<clickhouse><backups><allowed_path>{stray}/</allowed_path></backups></clickhouse>"
+    )
+    code = STRAY_CHECK.format(stray=stray, own=own)
+    # When it opens its store
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path)  # fmt: skip
+    # Then the store runs on Tally's own configuration: backups only in its own folder,
+    # and a query log kept
+    assert "STRAY-REFUSED" in out.stdout, out.stdout + out.stderr
+    assert "OWN-ALLOWED" in out.stdout, out.stdout + out.stderr
+    logged = int(out.stdout.split("LOGGED")[1].split()[0])
+    assert logged > 0
+    assert not list(stray.iterdir())
+    assert (tmp_path / "data" / "chdb" / "tally-chdb.xml").exists()

@@ -189,7 +189,8 @@ def due(conn: Connection, now: float, limit: int = 500) -> list[str]:
         .order_by(n.c.next_attempt_at)
         .limit(limit)
     )
-    return [str(r) for r in conn.execute(query).scalars()]
+    found: list[Any] = list(conn.execute(query).scalars().all())
+    return [str(r) for r in found]
 
 
 def listing(
@@ -224,4 +225,4 @@ def backlog(conn: Connection, now: float) -> dict[str, int]:
         .where(n.c.created_at > now - 24 * HOUR_S)
         .group_by(n.c.status)
     )
-    return {str(status): int(count) for status, count in conn.execute(query)}
+    return {str(row[0]): int(row[1]) for row in conn.execute(query).all()}

@@ -173,7 +173,8 @@ def claim_all(
         )
         if not forced:
             query = query.where(r.c.next_eval_at <= now)
-        won |= {int(i) for i in conn.execute(query).scalars()}
+        taken: list[Any] = list(conn.execute(query).scalars().all())
+        won |= {int(i) for i in taken}
     return won
 
 

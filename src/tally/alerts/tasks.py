@@ -26,7 +26,7 @@ from tally.jobs.resources import Resources
 from tally.settings import AlertsSettings
 
 log = logging.getLogger("tally.alerts")
-WATCH_FRESH_S = 10.0  # how long a worker trusts its list of watched tasks
+WATCH_FRESH_S = 2.0  # how long a worker trusts its list of watched tasks (a DB read)
 
 
 def every_tick(alerts: AlertsSettings) -> Every:

@@ -13,7 +13,7 @@ from tally import __version__
 from tally.api import errors
 from tally.api.deps import check_startup
 from tally.api.json_bodies import JsonBodies
-from tally.api.routes import alerts, analytics, events, health, jobs, reports
+from tally.api.routes import alerts, analytics, dbt, events, health, jobs, reports
 from tally.dashboard import pages
 from tally.dashboard.history import History
 from tally.events.schema import Event
@@ -26,6 +26,7 @@ ROUTERS = (
     jobs.router,
     alerts.router,
     reports.router,
+    dbt.router,
     health.router,
     pages.router,
 )

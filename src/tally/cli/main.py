@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from tally.cli import alerts, analytics, demo, jobs, processes, reports, session, status, store
+from tally.cli import (
+    alerts,
+    analytics,
+    dbt,
+    demo,
+    jobs,
+    processes,
+    reports,
+    session,
+    status,
+    store,
+)
 
 app = typer.Typer(
     help="Tally: events in, analytics and jobs out.", no_args_is_help=True, add_completion=False
@@ -42,6 +53,7 @@ app.add_typer(store.db_app, name="db")
 app.add_typer(analytics.analytics_app, name="analytics")
 app.add_typer(alerts.alerts_app, name="alerts")
 app.add_typer(reports.reports_app, name="reports")
+app.add_typer(dbt.dbt_app, name="dbt")
 
 
 def main() -> None:

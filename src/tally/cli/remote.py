@@ -241,6 +241,23 @@ class RemoteInspector:
 
 
 @dataclass
+class RemoteDbt:
+    """`tally dbt runs|nodes` through the API."""
+
+    api: Api
+
+    def invocations(self, limit: int = 50) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = self.api.call(
+            "GET", "/api/v1/dbt/runs", params={"limit": limit}
+        )
+        return out
+
+    def nodes(self, invocation_id: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = self.api.call("GET", f"/api/v1/dbt/runs/{invocation_id}")
+        return out
+
+
+@dataclass
 class RemoteRuntime:
     """What a command needs, served by a running Tally's API."""
 
@@ -261,6 +278,7 @@ class RemoteRuntime:
         from tally.cli.remote_reports import RemoteReports
 
         self.reports = RemoteReports(self.api)
+        self.dbt = RemoteDbt(self.api)
 
     @property
     def mode(self) -> Mode:

@@ -168,7 +168,8 @@ def stale_runs(conn: Connection, now: float) -> list[str]:
             sa.and_(r.c.status == RunStatus.QUEUED.value, r.c.created_at < now - 120),
         ))
     )  # fmt: skip
-    return [str(x) for x in rows.scalars()]
+    found: list[Any] = list(rows.scalars().all())
+    return [str(x) for x in found]
 
 
 def runs(
@@ -251,7 +252,8 @@ def due_deliveries(conn: Connection, now: float) -> list[int]:
             sa.and_(d.c.status == DeliveryStatus.SENDING.value, d.c.lease_until < now),
         ))
     )  # fmt: skip
-    return [int(x) for x in rows.scalars()]
+    found: list[Any] = list(rows.scalars().all())
+    return [int(x) for x in found]
 
 
 def old_runs(conn: Connection, before: float) -> list[dict[str, Any]]:

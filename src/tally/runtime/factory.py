@@ -70,7 +70,8 @@ def build_store(settings: StoreSettings) -> Store:
         )
     from tally.store.chdb import ChdbStore
 
-    return ChdbStore(settings.chdb_path, store_names(settings), settings.retention_days)
+    return ChdbStore(settings.chdb_path, store_names(settings), settings.retention_days,
+                     backups=settings.backup_path)  # fmt: skip
 
 
 def build_metadata(settings: MetadataSettings) -> MetadataDB:

@@ -18,6 +18,7 @@ from tally.alerts.health import AlertsCheck
 from tally.alerts.service import AlertsService
 from tally.analytics.params import AnalyticsParams
 from tally.analytics.service import AnalyticsService
+from tally.dbt.service import DbtService
 from tally.errors import UnavailableError
 from tally.infra.breakers import Breakers, BreakersCheck
 from tally.infra.breakers import specs as breaker_specs
@@ -66,6 +67,7 @@ BUILTIN_TASK_MODULES = (
     "tally.analytics.tasks",
     "tally.alerts.tasks",
     "tally.reports.tasks",
+    "tally.dbt.tasks",
     "tally.maintenance.tasks",
 )
 
@@ -111,6 +113,7 @@ class Runtime:
         self.reports = ReportsService(
             self.metadata, settings.reports, settings.alerts, self.jobs, self._dashboard_url()
         )
+        self.dbt = DbtService(self.metadata, settings.dbt, settings.store)
         self.engine: EmbeddedEngine | None = None
         self.heartbeat: Heartbeat | None = None
         self.promoter: Promoter | None = None
@@ -127,7 +130,7 @@ class Runtime:
                 dict(params.weights), ReportLimits(rs.sql_max_rows, rs.sql_timeout_s),
             )  # fmt: skip
             self.app.resources = Resources(
-                self.owner, self.analytics, self.alerts, sources, self.reports, reports
+                self.owner, self.analytics, self.alerts, sources, self.reports, reports, self.dbt
             )
         self.checks = self._health_checks()
         self._started_at = time.time()
@@ -193,12 +196,13 @@ class Runtime:
         self.engine.start()
         self.promoter = Promoter(self.app, list(keys.QUEUES), self.settings.jobs.scheduler_poll_s)
         self.promoter.start()
+        # Embedded, the process is the deployment: its metadata DB is its own to upgrade, so
+        # `tally dbt init && tally enqueue dbt.build` works on a fresh demo.
+        try:
+            self.upgrade_metadata()
+        except UnavailableError as exc:  # health names it; the events path does without
+            log.warning("metadata database not upgraded: %s", exc.message)
         if startup_jobs:
-            # The long-lived all-in-one process (`tally dev`): its metadata DB is its own too.
-            try:
-                self.upgrade_metadata()
-            except UnavailableError as exc:  # health names it; the events path does without
-                log.warning("metadata database not upgraded: %s", exc.message)
             for task in startup_tasks(self.settings, list(keys.QUEUES)):
                 self.jobs.send(task)
 

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 import orjson
 from clickhouse_connect.driver.binding import format_bind_value
@@ -17,6 +18,32 @@ from tally.store import lookups, migrations, sql
 from tally.store.base import Exported, Store
 from tally.store.errors import clickhouse_errors
 
+CONFIG_FILE = "tally-chdb.xml"
+QUERY_LOG_DAYS = 7
+
+
+def write_config(path: Path, backups: Path) -> Path:
+    """The engine's configuration, written into the store's directory at each start.
+
+    Given at the first connect, it is the one chDB reads: without it chDB loads a
+    `config.xml` from the process's working directory, so a stray file there would change
+    the store. It allows backups under `backups` and keeps a query log for a week.
+    """
+    config = path / CONFIG_FILE
+    allowed = escape(str(backups.resolve()).rstrip("/") + "/")
+    config.write_text(
+        "<clickhouse>\n"
+        "  <!-- Written by Tally when the store opens; edits here are replaced. -->\n"
+        f"  <backups><allowed_path>{allowed}</allowed_path></backups>\n"
+        "  <query_log>\n"
+        "    <database>system</database><table>query_log</table>\n"
+        "    <flush_interval_milliseconds>7500</flush_interval_milliseconds>\n"
+        f"    <ttl>event_date + INTERVAL {QUERY_LOG_DAYS} DAY DELETE</ttl>\n"
+        "  </query_log>\n"
+        "</clickhouse>\n"
+    )
+    return config
+
 
 class ChdbStore(Store):
     """chDB on `path`; this process becomes the directory's one owner (SPEC §3)."""
@@ -24,7 +51,14 @@ class ChdbStore(Store):
     backend = "chdb"
     counts_exported_rows = True
 
-    def __init__(self, path: Path, names: sql.Names, retention_days: int) -> None:
+    def __init__(
+        self,
+        path: Path,
+        names: sql.Names,
+        retention_days: int,
+        *,
+        backups: Path | None = None,
+    ) -> None:
         self.names = names
         self.retention_days = retention_days
         path.mkdir(parents=True, exist_ok=True)
@@ -47,10 +81,13 @@ class ChdbStore(Store):
         self._lock_file.flush()
         import chdb
 
+        self.path = path
+        self.backups = backups if backups is not None else path.parent / "backups"
+        config = write_config(path, self.backups)
         try:
             with clickhouse_errors(f"cannot open chDB at {path}"):
                 connect: Any = chdb.connect  # chdb ships no type hints
-                self._conn = connect(f"file:{path}")
+                self._conn = connect(f"file:{path}?config-file={config}")
         except StoreError as exc:
             self._release()
             raise StoreUnavailable(str(exc)) from None

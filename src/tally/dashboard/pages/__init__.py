@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tally.dashboard.pages import alerts, analytics, events, jobs, login, overview, reports
+from tally.dashboard.pages import (
+    alerts,
+    analytics,
+    dbt,
+    events,
+    jobs,
+    login,
+    overview,
+    reports,
+)
 from tally.dashboard.pages.common import read_sample
 
 router = APIRouter(include_in_schema=False)
-for _module in (login, overview, jobs, analytics, alerts, reports, events):
+for _module in (login, overview, jobs, analytics, alerts, reports, dbt, events):
     router.include_router(_module.router)
 
 __all__ = ["read_sample", "router"]
