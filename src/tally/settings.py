@@ -335,6 +335,12 @@ class AlertsSettings(Section):
         validation_alias=AliasChoices("ALERT_EMAIL_SECURITY", "ALERT_EMAIL_SMTP_SECURITY"),
     )
     webhook_url: SecretStr | None = Field(default=None, validation_alias="ALERT_WEBHOOK_URL")
+    history_days: float = Field(
+        default=90,
+        gt=0,
+        validation_alias="TALLY_ALERT_HISTORY_DAYS",
+        description="state changes and sent notifications older than this are removed",
+    )
 
     _none_if_blank = field_validator(
         "public_url", "email_smtp_host", "email_user", "email_password", "email_from",
@@ -445,6 +451,7 @@ class DbtSettings(Section):
         description="the database the generated profile builds models into",
     )
     threads: int = Field(default=4, ge=1, le=32, validation_alias="TALLY_DBT_THREADS")
+    log_retention_days: float = Field(default=90, gt=0, validation_alias="TALLY_REFRESH_LOG_DAYS")
     build_schedule: str | None = Field(
         default=None,
         validation_alias="TALLY_DBT_BUILD_SCHEDULE",
@@ -477,6 +484,51 @@ class DbtSettings(Section):
     def project(self) -> Path:
         """DBT_PROJECT_PATH, or `dbt` in the data directory."""
         return self.project_path if self.project_path is not None else self.data_dir / "dbt"
+
+
+class MaintenanceSettings(Section):
+    """Maintenance and monitoring (SPEC §13): catalog, query stats, metrics, cleanup, backups."""
+
+    catalog_schedule: str = Field(default="15 * * * *", validation_alias="TALLY_CATALOG_SCHEDULE")
+    query_stats_schedule: str = Field(
+        default="5 * * * *", validation_alias="TALLY_QUERY_STATS_SCHEDULE"
+    )
+    monitoring_interval_s: float = Field(
+        default=30.0,
+        ge=5,
+        validation_alias="TALLY_MONITORING_INTERVAL_S",
+        description="how often each process's CPU, memory and files, and the queues, are kept",
+    )
+    task_stats_schedule: str = Field(
+        default="*/10 * * * *", validation_alias="TALLY_TASK_STATS_SCHEDULE"
+    )
+    cleanup_schedule: str = Field(default="30 3 * * *", validation_alias="TALLY_CLEANUP_SCHEDULE")
+    monitoring_retention_days: float = Field(
+        default=30, gt=0, validation_alias="TALLY_MONITORING_RETENTION_DAYS"
+    )
+    backup_schedule: str | None = Field(
+        default="0 * * * *",
+        validation_alias="TALLY_BACKUP_SCHEDULE",
+        description="cron (UTC) of incremental backups on the day's full one (seed 003: hourly)",
+    )
+    full_backup_schedule: str | None = Field(
+        default="30 2 * * *",
+        validation_alias="TALLY_FULL_BACKUP_SCHEDULE",
+        description="cron (UTC) of full backups (seed 003: daily)",
+    )
+    backup_keep_days: float = Field(default=7, gt=0, validation_alias="TALLY_BACKUP_KEEP_DAYS")
+
+    _none_if_blank = field_validator("backup_schedule", "full_backup_schedule", mode="before")(
+        _blank_is_none
+    )
+
+    @field_validator("catalog_schedule", "query_stats_schedule", "task_stats_schedule",
+                     "cleanup_schedule", "backup_schedule", "full_backup_schedule")  # fmt: skip
+    @classmethod
+    def _five_fields(cls, value: str | None) -> str | None:
+        if value is not None and len(value.split()) != 5:
+            raise ValueError("expected 5 cron fields: minute hour day-of-month month day-of-week")
+        return value
 
 
 class MetadataSettings(Section):
@@ -553,6 +605,7 @@ class Settings(BaseModel):
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     reports: ReportsSettings = Field(default_factory=ReportsSettings)
     dbt: DbtSettings = Field(default_factory=DbtSettings)
+    maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
     metadata: MetadataSettings = Field(default_factory=MetadataSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)

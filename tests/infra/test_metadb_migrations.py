@@ -36,15 +36,20 @@ def test_upgrade_twice_applies_once_and_the_second_changes_nothing(db: MetadataD
         "metadata 0002 alerts: rules, channels, states, history, the notification outbox "
         "and its attempts",
         "metadata 0003 reports: definitions, runs (one per report and slot) and their deliveries",
+        "metadata 0004 dbt: the refresh log, one row per node of each dbt invocation",
+        "metadata 0005 maintenance: catalog, query statistics, worker metrics, task statistics, "
+        "backups",
     ]
     assert second == []
-    assert migrate.current(db) == migrate.head() == "0004"
+    assert migrate.current(db) == migrate.head() == "0005"
     assert {"alembic_version", "tally_installation"} <= after_first
     alerts = {"analytics_alerts", "alert_channels", "alert_states", "alert_events",
               "alert_notifications", "alert_delivery_attempts"}  # fmt: skip
     assert alerts <= after_first
     assert {"analytics_reports", "report_runs", "report_deliveries"} <= after_first
     assert "analytics_refresh_log" in after_first
+    assert {"analytics_catalog", "query_statistics", "worker_metrics", "task_statistics",
+            "backups"} <= after_first  # fmt: skip
     assert _tables(db) == after_first
     with db.session() as session:
         rows = session.execute(sa.text("SELECT id, tally_version FROM tally_installation")).all()

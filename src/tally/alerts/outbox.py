@@ -226,3 +226,15 @@ def backlog(conn: Connection, now: float) -> dict[str, int]:
         .group_by(n.c.status)
     )
     return {str(row[0]): int(row[1]) for row in conn.execute(query).all()}
+
+
+def purge(conn: Connection, before: float) -> dict[str, int]:
+    """Remove state changes, and notifications done with, older than `before`."""
+    n = t.notifications
+    done = [Status.SENT.value, Status.FAILED.value, Status.SUPPRESSED.value]
+    old = sa.select(n.c.id).where(n.c.created_at < before, n.c.status.in_(done))
+    attempts = conn.execute(sa.delete(t.attempts).where(t.attempts.c.notification_id.in_(old)))
+    notes = conn.execute(sa.delete(n).where(n.c.created_at < before, n.c.status.in_(done)))
+    events = conn.execute(sa.delete(t.events).where(t.events.c.at < before))
+    return {"history": int(events.rowcount or 0), "notifications": int(notes.rowcount or 0),
+            "attempts": int(attempts.rowcount or 0)}  # fmt: skip

@@ -22,6 +22,7 @@ from tally.alerts.service import AlertsService
 from tally.alerts.state import State
 from tally.jobs import Every, JobContext, job
 from tally.jobs.hooks import Ended, Send, on_finished
+from tally.jobs.housekeeping import purge
 from tally.jobs.resources import Resources
 from tally.settings import AlertsSettings
 
@@ -186,3 +187,11 @@ def _on_job_end(ended: Ended, send: Send, resources: Resources) -> None:
     published = isinstance(ended.result, dict) and ended.result.get("published") == "live"
     if analytics and ended.task == keys.TASK_ANALYTICS_RUN and not ended.failed and published:
         send(keys.TASK_ALERTS_AFTER_ANALYTICS, {})
+
+
+@purge("alerts")
+def _purge_history(resources: Resources, now: float) -> dict[str, int]:
+    service = resources.get(AlertsService)
+    before = now - service.settings.history_days * 86_400
+    with service.db.session() as session:
+        return outbox.purge(session.connection(), before)

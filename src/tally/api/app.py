@@ -13,7 +13,16 @@ from tally import __version__
 from tally.api import errors
 from tally.api.deps import check_startup
 from tally.api.json_bodies import JsonBodies
-from tally.api.routes import alerts, analytics, dbt, events, health, jobs, reports
+from tally.api.routes import (
+    alerts,
+    analytics,
+    dbt,
+    events,
+    health,
+    jobs,
+    maintenance,
+    reports,
+)
 from tally.dashboard import pages
 from tally.dashboard.history import History
 from tally.events.schema import Event
@@ -27,6 +36,7 @@ ROUTERS = (
     alerts.router,
     reports.router,
     dbt.router,
+    maintenance.router,
     health.router,
     pages.router,
 )

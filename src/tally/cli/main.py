@@ -7,6 +7,7 @@ import typer
 from tally.cli import (
     alerts,
     analytics,
+    backup,
     dbt,
     demo,
     jobs,
@@ -54,6 +55,8 @@ app.add_typer(analytics.analytics_app, name="analytics")
 app.add_typer(alerts.alerts_app, name="alerts")
 app.add_typer(reports.reports_app, name="reports")
 app.add_typer(dbt.dbt_app, name="dbt")
+app.add_typer(backup.backup_app, name="backup")
+app.command("catalog")(backup.catalog)
 
 
 def main() -> None:

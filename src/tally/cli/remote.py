@@ -258,6 +258,28 @@ class RemoteDbt:
 
 
 @dataclass
+class RemoteMaintenance:
+    """`tally backup …` and `tally catalog` through the API."""
+
+    api: Api
+
+    def catalog(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = self.api.call("GET", "/api/v1/catalog")
+        return out
+
+    def backups(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = self.api.call("GET", "/api/v1/backups")
+        return out
+
+    def start_backup(self, kind: str) -> str:
+        return str(self.api.call("POST", "/api/v1/backups", json={"kind": kind})["job_id"])
+
+    def start_restore(self, backup_id: str, *, force: bool) -> str:
+        path = f"/api/v1/backups/{backup_id}/restore"
+        return str(self.api.call("POST", path, json={"force": force})["job_id"])
+
+
+@dataclass
 class RemoteRuntime:
     """What a command needs, served by a running Tally's API."""
 
@@ -279,6 +301,7 @@ class RemoteRuntime:
 
         self.reports = RemoteReports(self.api)
         self.dbt = RemoteDbt(self.api)
+        self.maintenance = RemoteMaintenance(self.api)
 
     @property
     def mode(self) -> Mode:

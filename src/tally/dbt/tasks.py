@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from tally import keys
+from tally.dbt import log
 from tally.dbt.runner import Selection
 from tally.dbt.service import DbtService
 from tally.errors import UnavailableError
 from tally.jobs import Cron, JobContext, job
+from tally.jobs.housekeeping import purge
+from tally.jobs.resources import Resources
 from tally.settings import DbtSettings
 from tally.store.owner import StoreOwner
 
@@ -96,3 +99,11 @@ def dbt_docs_generate(ctx: JobContext, vars: dict[str, Any] | None = None) -> di
 def dbt_source_freshness(ctx: JobContext, select: list[str] | None = None) -> dict[str, Any]:
     """`dbt source freshness`: a source past its error_after fails the job."""
     return _run(ctx, "source_freshness", select, None, full_refresh=False, variables=None)
+
+
+@purge("dbt")
+def _purge_log(resources: Resources, now: float) -> dict[str, int]:
+    service = resources.get(DbtService)
+    before = now - service.settings.log_retention_days * 86_400
+    with service.db.session() as session:
+        return {"refresh_log": log.delete_before(session.connection(), before)}

@@ -107,6 +107,10 @@ class JobIndex(ABC):
         """
 
     @abstractmethod
+    def prune(self, queues: list[str], before: float) -> int:
+        """Remove jobs of these queues that finished before `before`; how many."""
+
+    @abstractmethod
     def counts(self, queue: str, now: float) -> QueueCounts:
         """Running, held, and finished-in-24h counts of a queue."""
 

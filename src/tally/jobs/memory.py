@@ -127,6 +127,14 @@ class MemoryJobIndex(JobIndex):
         rows.sort(key=lambda r: r.finished_at or r.created_at, reverse=True)
         return [copy.deepcopy(r) for r in rows[:limit]]
 
+    def prune(self, queues: list[str], before: float) -> int:
+        with self._lock:
+            old = [j for j, r in self._jobs.items() if r.queue in queues and r.status.final
+                   and (r.finished_at or r.created_at) < before]  # fmt: skip
+            for job_id in old:
+                del self._jobs[job_id]
+        return len(old)
+
     def counts(self, queue: str, now: float) -> QueueCounts:
         since = now - DAY_S
         with self._lock:

@@ -269,6 +269,22 @@ class RedisJobIndex(JobIndex):
                         return out
         return out
 
+    def prune(self, queues: list[str], before: float) -> int:
+        removed = 0
+        for queue in queues:
+            for status in FINAL:
+                done = keys.jobs_done(queue, status.value)
+                ids = self._call(self._r.zrangebyscore, done, "-inf", before, start=0, num=5000)
+                if not ids:
+                    continue
+                with self._r.pipeline() as pipe:
+                    for raw in ids:
+                        pipe.delete(keys.job(raw.decode()))
+                    pipe.zrem(done, *ids)
+                    self._call(pipe.execute)
+                removed += len(ids)
+        return removed
+
     def counts(self, queue: str, now: float) -> QueueCounts:
         since = now - DAY_S
         with self._r.pipeline(transaction=False) as pipe:

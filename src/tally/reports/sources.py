@@ -7,7 +7,6 @@ in Python from the published results or the job history.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,6 +16,7 @@ from tally import keys
 from tally.errors import NotFound
 from tally.jobs.base import JobIndex
 from tally.jobs.record import Status
+from tally.jobs.stats import by_task
 from tally.reports.definitions import (
     EventsSource,
     JobsSource,
@@ -189,32 +189,15 @@ def _jobs(source: JobsSource, ctx: Context, now: float) -> Rows:
     finals = [Status.SUCCEEDED, Status.FAILED, Status.ABORTED]
     records = ctx.jobs.recent(finals, list(keys.QUEUES), JOBS_SCANNED)
     wanted = set(source.tasks)
-    by_task: dict[str, list[Any]] = {}
-    for r in records:
-        if (r.finished_at or 0) < since or (wanted and r.task not in wanted):
-            continue
-        by_task.setdefault(r.task, []).append(r)
+    chosen = [r for r in records
+              if (r.finished_at or 0) >= since and (not wanted or r.task in wanted)]  # fmt: skip
     columns = ["task", "runs", "succeeded", "failed", "retries", "p50_s", "p95_s", "max_s"]
     out = Rows(columns)
-    for task in sorted(by_task):
-        jobs = by_task[task]
-        took = sorted((j.finished_at or 0) - j.started_at for j in jobs if j.started_at is not None)
-        out.rows.append([
-            task, len(jobs), sum(j.status is Status.SUCCEEDED for j in jobs),
-            sum(j.status is Status.FAILED for j in jobs), sum(max(0, j.attempts - 1) for j in jobs),
-            _quantile(took, 0.5), _quantile(took, 0.95), round(took[-1], 3) if took else None,
-        ])  # fmt: skip
+    for t in by_task(chosen):
+        out.rows.append([t.task, t.runs, t.succeeded, t.failed, t.retries, t.p50_s, t.p95_s,
+                         t.max_s])  # fmt: skip
     out.sections.append((f"jobs finished in the last {source.hours:g} h", 0, len(out.rows)))
     return out
-
-
-def _quantile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    if len(values) == 1:
-        return round(values[0], 3)
-    cuts = statistics.quantiles(values, n=100, method="inclusive")
-    return round(cuts[int(q * 100) - 1], 3)
 
 
 def rankings_missing(as_of: datetime | None) -> NotFound:

@@ -10,6 +10,8 @@ from prometheus_client import Counter
 from tally import keys
 from tally.errors import UnavailableError
 from tally.jobs import Cron, Every, JobContext, job
+from tally.jobs.housekeeping import purge
+from tally.jobs.resources import Resources
 from tally.reports import retention, runs
 from tally.reports.deliver import deliver
 from tally.reports.service import ReportsService
@@ -84,3 +86,9 @@ def reports_cleanup(ctx: JobContext) -> dict[str, Any]:
     """Remove runs and files past TALLY_REPORT_RETENTION_DAYS; counts of what went."""
     service = ctx.resource(ReportsService)
     return retention.cleanup(service.db, service.settings)
+
+
+@purge("reports")
+def _purge_runs(resources: Resources, now: float) -> dict[str, int]:
+    service = resources.get(ReportsService)
+    return retention.cleanup(service.db, service.settings, now)

@@ -31,6 +31,9 @@ from tally.ingest.ratelimit import RateLimiter
 from tally.ingest.service import IngestService, accept_options
 from tally.jobs.registry import startup_tasks
 from tally.jobs.resources import Resources
+from tally.maintenance.monitoring import process_metrics
+from tally.maintenance.service import MaintenanceService
+from tally.maintenance.tasks import Context as MaintenanceContext
 from tally.queue.app import create_app
 from tally.queue.client import CeleryJobClient
 from tally.queue.engine import EmbeddedEngine, worker_idle
@@ -52,6 +55,7 @@ from tally.runtime.factory import (
     redis_client,
     store_names,
 )
+from tally.runtime.figures import RuntimeFigures
 from tally.runtime.health import run_checks
 from tally.runtime.measures import RuntimeMeasures
 from tally.settings import Mode, Settings
@@ -114,6 +118,10 @@ class Runtime:
             self.metadata, settings.reports, settings.alerts, self.jobs, self._dashboard_url()
         )
         self.dbt = DbtService(self.metadata, settings.dbt, settings.store)
+        self.maintenance = MaintenanceService(
+            self.metadata, settings.maintenance, self.jobs, settings.store.backup_path,
+            settings.data_dir,
+        )  # fmt: skip
         self.engine: EmbeddedEngine | None = None
         self.heartbeat: Heartbeat | None = None
         self.promoter: Promoter | None = None
@@ -129,11 +137,19 @@ class Runtime:
                 AnalyticsRankings(self.analytics, self.owner.store), self.index,
                 dict(params.weights), ReportLimits(rs.sql_max_rows, rs.sql_timeout_s),
             )  # fmt: skip
+            figures = RuntimeFigures(self.inspector, self.events, self.owner,
+                                     embedded=self.mode is Mode.EMBEDDED)  # fmt: skip
+            upkeep = MaintenanceContext(
+                figures, self.index, store_names(settings.store), self.metadata.url,
+                float(settings.jobs.history_ttl_s), figures.busy,
+            )  # fmt: skip
             self.app.resources = Resources(
-                self.owner, self.analytics, self.alerts, sources, self.reports, reports, self.dbt
-            )
+                self.owner, self.analytics, self.alerts, sources, self.reports, reports, self.dbt,
+                self.maintenance, upkeep,
+            )  # fmt: skip
         self.checks = self._health_checks()
         self._started_at = time.time()
+        self._started_applied: list[str] = []
 
     def _dashboard_url(self) -> str:
         api = self.settings.api
@@ -170,8 +186,12 @@ class Runtime:
             self.redis_policy.start()
 
     def upgrade_metadata(self) -> list[str]:
-        """Migrate the metadata database (Alembic) to the newest revision."""
-        return upgrade_metadata(self.metadata)
+        """Migrate the metadata database (Alembic) to the newest revision; what was applied.
+
+        Embedded, the runtime upgraded it when it started: those revisions are said here.
+        """
+        applied, self._started_applied = self._started_applied, []
+        return applied + upgrade_metadata(self.metadata)
 
     # --- lifecycle -----------------------------------------------------------------
     def start_embedded(
@@ -199,7 +219,7 @@ class Runtime:
         # Embedded, the process is the deployment: its metadata DB is its own to upgrade, so
         # `tally dbt init && tally enqueue dbt.build` works on a fresh demo.
         try:
-            self.upgrade_metadata()
+            self._started_applied = upgrade_metadata(self.metadata)
         except UnavailableError as exc:  # health names it; the events path does without
             log.warning("metadata database not upgraded: %s", exc.message)
         if startup_jobs:
@@ -237,6 +257,7 @@ class Runtime:
                 "store_backend": self.settings.store.kind,
                 "store_open": self.owner.is_open,
                 "started_at": self._started_at,
+                "process": process_metrics(),  # what monitoring.collect records per worker
             }
 
         self.heartbeat = Heartbeat(self.redis, name, info, self.settings.jobs.heartbeat_s)

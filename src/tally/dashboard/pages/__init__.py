@@ -11,13 +11,14 @@ from tally.dashboard.pages import (
     events,
     jobs,
     login,
+    maintenance,
     overview,
     reports,
 )
 from tally.dashboard.pages.common import read_sample
 
 router = APIRouter(include_in_schema=False)
-for _module in (login, overview, jobs, analytics, alerts, reports, dbt, events):
+for _module in (login, overview, jobs, analytics, alerts, reports, dbt, maintenance, events):
     router.include_router(_module.router)
 
 __all__ = ["read_sample", "router"]
