@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/jobs.py
 	$(BIN)/python bench/redis_sizing.py
 	$(BIN)/python bench/reports.py
+	$(BIN)/python bench/backup.py
 
 clean:
 	rm -rf $(VENV) .tally .tally-demo build .pytest_cache .mypy_cache .ruff_cache

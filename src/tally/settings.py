@@ -517,10 +517,26 @@ class MaintenanceSettings(Section):
         description="cron (UTC) of full backups (seed 003: daily)",
     )
     backup_keep_days: float = Field(default=7, gt=0, validation_alias="TALLY_BACKUP_KEEP_DAYS")
-
-    _none_if_blank = field_validator("backup_schedule", "full_backup_schedule", mode="before")(
-        _blank_is_none
+    backup_url: str | None = Field(
+        default=None,
+        pattern=r"^s3://[a-z0-9.\-]{3,63}(/.*)?$",
+        validation_alias="TALLY_BACKUP_URL",
+        description="s3://bucket/prefix: backups to S3 instead of TALLY_BACKUP_DIR",
     )
+    backup_s3_endpoint: str | None = Field(
+        default=None,
+        validation_alias="TALLY_BACKUP_S3_ENDPOINT",
+        description="an S3-compatible endpoint (default: AWS)",
+    )
+    backup_s3_key: str = Field(default="", validation_alias="TALLY_BACKUP_S3_KEY")
+    backup_s3_secret: SecretStr = Field(
+        default=SecretStr(""), validation_alias="TALLY_BACKUP_S3_SECRET"
+    )
+
+    _none_if_blank = field_validator(
+        "backup_schedule", "full_backup_schedule", "backup_url", "backup_s3_endpoint",
+        mode="before",
+    )(_blank_is_none)  # fmt: skip
 
     @field_validator("catalog_schedule", "query_stats_schedule", "task_stats_schedule",
                      "cleanup_schedule", "backup_schedule", "full_backup_schedule")  # fmt: skip

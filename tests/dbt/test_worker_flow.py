@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 
 from tests.alerts.receiver import Receiver
 from tests.conftest import (
@@ -24,6 +25,8 @@ from tests.conftest import (
     wait_http,
     wait_until,
 )
+
+pytestmark = pytest.mark.slow  # real workers and a beat
 
 
 def views(n: int, hours_ago: float) -> list[dict[str, Any]]:

@@ -175,3 +175,11 @@ def test_malformed_json_body_is_an_error_naming_the_body() -> None:
     with pytest.raises(ValidationFailed) as exc:
         parse_body(b'{"event_type": ', "application/json")
     assert (exc.value.field, exc.value.reason) == ("body", "invalid_json")
+
+
+def test_a_timestamp_that_leaves_datetimes_range_in_utc_is_rejected_not_a_crash() -> None:
+    # Year 1 at 01:00 with a +10:11 offset is before 0001-01-01 in UTC
+    result = accept([{"event_type": "v", "created_at": "0001-01-01T01:00:00+10:11"}],
+                    AcceptOptions())  # fmt: skip
+    assert result.accepted == 0
+    assert result.rejections[0].field == "created_at"

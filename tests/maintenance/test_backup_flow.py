@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import (
     API_TOKEN,
@@ -22,6 +23,8 @@ from tests.conftest import (
     wait_http,
     wait_until,
 )
+
+pytestmark = pytest.mark.slow  # real workers and a beat
 
 
 def views(n: int, at: datetime, prefix: str) -> list[dict[str, Any]]:

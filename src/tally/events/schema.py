@@ -211,7 +211,10 @@ class Event(BaseModel):
 
 
 def _check_time(value: datetime, ctx: ValidationContext | None) -> datetime:
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # year 1 with a positive offset is before datetime's range in UTC
+        raise _fail(Reason.INVALID_FIELD, "created_at", "created_at is out of range") from None
     if ctx is not None:
         if value > ctx.max_future:
             raise _fail(

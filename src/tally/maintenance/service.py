@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from tally import keys
-from tally.errors import ValidationFailed
+from tally.errors import NotFound, ValidationFailed
 from tally.infra.metadb.db import MetadataDB
 from tally.jobs.client import JobClient
 from tally.maintenance import backup, catalog, monitoring, querystats
+from tally.maintenance.places import LocalPlace, Place, S3Place
 from tally.settings import MaintenanceSettings
 
 HOUR_S = 3600.0
@@ -56,9 +57,18 @@ class MaintenanceService:
         with self.db.session() as session:
             return monitoring.samples(session.connection(), time.time() - since_s)
 
+    @property
+    def place(self) -> Place:
+        """Where backups go: TALLY_BACKUP_URL on S3, else TALLY_BACKUP_DIR."""
+        s = self.settings
+        if s.backup_url:
+            return S3Place(s.backup_url, endpoint=s.backup_s3_endpoint, key=s.backup_s3_key,
+                           secret=s.backup_s3_secret.get_secret_value())  # fmt: skip
+        return LocalPlace(self.backup_dir)
+
     def backups(self) -> list[dict[str, Any]]:
         """Complete backups, newest first."""
-        return [b.public() for b in backup.listing(self.backup_dir)]
+        return [b.public() for b in backup.listing(self.place)]
 
     def start_backup(self, kind: str) -> str:
         """Enqueue a backup (high priority); its job id."""
@@ -69,10 +79,10 @@ class MaintenanceService:
 
     def start_restore(self, backup_id: str, *, force: bool) -> str:
         """Enqueue a restore (checked here first: an unknown backup is a 422, not a job)."""
-        folder = self.backup_dir / backup_id
-        if ".." in Path(backup_id).parts or not folder.is_dir():
-            raise ValidationFailed("backup", "unknown", f"no backup {backup_id!r}")
-        backup.read(folder)  # incomplete, corrupt or foreign: said now, not by a failed job
+        place = self.place
+        if "/" in backup_id or backup_id in ("", ".", "..") or backup_id not in place.ids():
+            raise NotFound(f"no backup {backup_id!r}")
+        backup.read(place, backup_id)  # incomplete, corrupt or foreign: said now, not later
         kwargs = {"backup_id": backup_id, "force": force}
         record, _ = self.jobs.enqueue(keys.TASK_RESTORE, kwargs=kwargs, priority=9)
         return record.job_id

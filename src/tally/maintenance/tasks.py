@@ -174,7 +174,7 @@ def backup_job(ctx: JobContext, kind: str = "incremental") -> dict[str, Any]:
     context = ctx.resource(Context)
     made = backup.create(
         ctx.resource(StoreOwner).store(), context.names, context.metadata_url,
-        service.backup_dir, kind=kind, now=time.time(), progress=_progress(ctx),
+        service.place, kind=kind, now=time.time(), progress=_progress(ctx),
     )  # fmt: skip
     return made.public()
 
@@ -186,7 +186,7 @@ def full_backup(ctx: JobContext) -> dict[str, Any]:
     """A full backup (the base of the day's incremental ones), then old backups pruned."""
     result = backup_job(ctx, kind="full")
     service = ctx.resource(MaintenanceService)
-    pruned = backup.prune(service.backup_dir, service.settings.backup_keep_days, time.time())
+    pruned = backup.prune(service.place, service.settings.backup_keep_days, time.time())
     return {**result, "pruned": pruned}
 
 
@@ -196,7 +196,7 @@ def restore(ctx: JobContext, backup_id: str, force: bool = False) -> dict[str, A
     service = ctx.resource(MaintenanceService)
     context = ctx.resource(Context)
     done = backup.restore(ctx.resource(StoreOwner).store(), context.names, context.metadata_url,
-                          service.backup_dir, backup_id, busy=context.busy(), force=force,
+                          service.place, backup_id, busy=context.busy(), force=force,
                           progress=_progress(ctx))  # fmt: skip
     return {"restored": done.public()}
 
@@ -206,4 +206,4 @@ def prune_backups(ctx: JobContext, keep_days: float | None = None) -> dict[str, 
     """Remove backups past TALLY_BACKUP_KEEP_DAYS (a full one a kept backup needs stays)."""
     service = ctx.resource(MaintenanceService)
     days = service.settings.backup_keep_days if keep_days is None else keep_days
-    return {"removed": backup.prune(service.backup_dir, days, time.time())}
+    return {"removed": backup.prune(service.place, days, time.time())}

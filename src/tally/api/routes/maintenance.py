@@ -122,7 +122,7 @@ def create_backup(runtime: RuntimeDep, body: Annotated[BackupIn, Body()]) -> JSO
 
 
 @router.post("/backups/{backup_id}/restore", status_code=202, dependencies=[Authenticated],
-             responses={202: {"model": Enqueued}, **errors(401, *COMMON)})  # fmt: skip
+             responses={202: {"model": Enqueued}, **errors(401, 404, *COMMON)})  # fmt: skip
 def restore_backup(
     runtime: RuntimeDep, backup_id: str, body: Annotated[RestoreIn, Body()]
 ) -> JSONResponse:
