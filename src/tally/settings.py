@@ -547,6 +547,19 @@ class MaintenanceSettings(Section):
         return value
 
 
+class TextSettings(Section):
+    """Text jobs (SPEC §14): how much `POST /api/v1/text/analyze` answers at once."""
+
+    sync_max: int = Field(
+        default=200,
+        ge=1,
+        le=10_000,
+        validation_alias="TALLY_TEXT_SYNC_MAX",
+        description="more comments than this become a job (text.process_batch)",
+    )
+    top: int = Field(default=10, ge=1, le=100, validation_alias="TALLY_TEXT_TOP_KEYWORDS")
+
+
 class MetadataSettings(Section):
     """The metadata database: PostgreSQL (`DATABASE_URL`), or SQLite in the data directory."""
 
@@ -622,6 +635,7 @@ class Settings(BaseModel):
     reports: ReportsSettings = Field(default_factory=ReportsSettings)
     dbt: DbtSettings = Field(default_factory=DbtSettings)
     maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
+    text: TextSettings = Field(default_factory=TextSettings)
     metadata: MetadataSettings = Field(default_factory=MetadataSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)

@@ -177,6 +177,9 @@ def test_a_backup_taken_during_ingest_restores_the_same_analytics_elsewhere(
     )
     assert mine["rss_bytes"] > 50_000_000
     assert mine["open_files"] > 0
+    roles = {r["role"] for r in client.get("/api/v1/monitoring/processes").json()
+             if r["pid"] in (owner.pid, api.pid)}  # fmt: skip
+    assert roles == {"worker", "api"}  # the API records itself: it has no heartbeat
     assert ended(client, "maintenance.refresh_catalog")["status"] == "succeeded"
     tables = {r["table_name"]: r for r in client.get("/api/v1/catalog").json()}
     assert tables["user_events"]["rows"] >= 3500

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,12 +24,17 @@ from tally.api.routes import (
     jobs,
     maintenance,
     reports,
+    text,
 )
 from tally.dashboard import pages
 from tally.dashboard.history import History
 from tally.events.schema import Event
+from tally.infra.periodic import Periodic
 from tally.runtime import collector
 from tally.runtime.runtime import Runtime
+from tally.settings import Mode
+
+log = logging.getLogger("tally.api")
 
 ROUTERS = (
     events.router,
@@ -37,6 +44,7 @@ ROUTERS = (
     reports.router,
     dbt.router,
     maintenance.router,
+    text.router,
     health.router,
     pages.router,
 )
@@ -47,13 +55,24 @@ def create_api(runtime: Runtime, *, stop_on_shutdown: bool = True) -> FastAPI:
     check_startup(runtime.settings)
 
     history = History(lambda: pages.read_sample(runtime), runtime.settings.dashboard.sample_s)
+    # An API process has no heartbeat: it records its own CPU, memory and files (Redis mode;
+    # embedded, monitoring.collect records the one process).
+    own = f"api-{runtime.settings.api.host}:{runtime.settings.api.port}-{os.getpid()}"
+    recorder = Periodic(
+        "tally-api-metrics", lambda: runtime.maintenance.record_self(own, "api"),
+        runtime.settings.maintenance.monitoring_interval_s, log=log, first_wait=False,
+    )  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(runtime.watch_redis)
         history.start()
+        if runtime.mode is Mode.REDIS:
+            recorder.start()
         yield
         history.stop()
+        if runtime.mode is Mode.REDIS:
+            recorder.stop()
         if stop_on_shutdown:
             await run_in_threadpool(runtime.stop)
 

@@ -16,6 +16,7 @@ from tally.cli import (
     session,
     status,
     store,
+    text,
 )
 
 app = typer.Typer(
@@ -57,6 +58,7 @@ app.add_typer(reports.reports_app, name="reports")
 app.add_typer(dbt.dbt_app, name="dbt")
 app.add_typer(backup.backup_app, name="backup")
 app.command("catalog")(backup.catalog)
+app.add_typer(text.text_app, name="text")
 
 
 def main() -> None:

@@ -75,9 +75,15 @@ def collect(conn: Connection, figures: Figures, data_dir: Path, now: float) -> i
     ]  # fmt: skip
     rows.append({"at": now, "process": "deployment", "role": "deployment", **disk,
                  **figures.deployment()})  # fmt: skip
-    columns = [c.name for c in t.worker_metrics.columns if c.name != "id"]
-    conn.execute(sa.insert(t.worker_metrics), [{c: r.get(c) for c in columns} for r in rows])
+    for row in rows:
+        record(conn, row)
     return len(rows)
+
+
+def record(conn: Connection, row: dict[str, Any]) -> None:
+    """One worker_metrics row (columns it does not give are left empty)."""
+    columns = [c.name for c in t.worker_metrics.columns if c.name != "id"]
+    conn.execute(sa.insert(t.worker_metrics).values({c: row.get(c) for c in columns}))
 
 
 def samples(conn: Connection, since: float) -> list[dict[str, Any]]:

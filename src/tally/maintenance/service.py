@@ -66,6 +66,12 @@ class MaintenanceService:
                            secret=s.backup_s3_secret.get_secret_value())  # fmt: skip
         return LocalPlace(self.backup_dir)
 
+    def record_self(self, name: str, role: str) -> None:
+        """Write this process's own figures (an API process: it has no heartbeat)."""
+        row = {"at": time.time(), "process": name, "role": role, **monitoring.process_metrics()}
+        with self.db.session() as session:
+            monitoring.record(session.connection(), row)
+
     def backups(self) -> list[dict[str, Any]]:
         """Complete backups, newest first."""
         return [b.public() for b in backup.listing(self.place)]

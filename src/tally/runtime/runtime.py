@@ -72,6 +72,7 @@ BUILTIN_TASK_MODULES = (
     "tally.alerts.tasks",
     "tally.reports.tasks",
     "tally.dbt.tasks",
+    "tally.text.tasks",
     "tally.maintenance.tasks",
 )
 

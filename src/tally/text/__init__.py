@@ -1,0 +1,1 @@
+"""Text jobs (SPEC §14): language, lemmas with parts of speech, keywords, offline."""
