@@ -560,6 +560,12 @@ class TextSettings(Section):
     top: int = Field(default=10, ge=1, le=100, validation_alias="TALLY_TEXT_TOP_KEYWORDS")
 
 
+class CompatSettings(Section):
+    """What the replaced systems' callers see (SPEC §15): seed 002's ARQ names."""
+
+    arq_queue_name: str = Field(default="arq:queue", validation_alias="ARQ_QUEUE_NAME")
+
+
 class MetadataSettings(Section):
     """The metadata database: PostgreSQL (`DATABASE_URL`), or SQLite in the data directory."""
 
@@ -636,6 +642,7 @@ class Settings(BaseModel):
     dbt: DbtSettings = Field(default_factory=DbtSettings)
     maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
     text: TextSettings = Field(default_factory=TextSettings)
+    compat: CompatSettings = Field(default_factory=CompatSettings)
     metadata: MetadataSettings = Field(default_factory=MetadataSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)

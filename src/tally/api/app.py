@@ -18,6 +18,7 @@ from tally.api.json_bodies import JsonBodies
 from tally.api.routes import (
     alerts,
     analytics,
+    compat_arq,
     dbt,
     events,
     health,
@@ -45,6 +46,7 @@ ROUTERS = (
     dbt.router,
     maintenance.router,
     text.router,
+    compat_arq.router,
     health.router,
     pages.router,
 )

@@ -21,6 +21,9 @@ from tally.errors import (
     ValidationFailed,
 )
 
+# Routes that answer like the system they replace (seed 002's FastAPI + ARQ app).
+SEED_STYLE_PREFIXES = ("/api/v1/arq/",)
+
 
 def install(app: FastAPI) -> None:
     """Register handlers that turn Tally errors into clear JSON errors."""
@@ -30,7 +33,12 @@ def install(app: FastAPI) -> None:
         return tally_response(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if request.url.path.startswith(SEED_STYLE_PREFIXES):
+            # The replaced systems' callers read FastAPI's own shape: {"detail": [...]}.
+            detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+                      for e in exc.errors()]  # fmt: skip
+            return JSONResponse(status_code=422, content={"detail": detail})
         # The first problem, in the same shape as every other error: the field and why.
         first = exc.errors()[0] if exc.errors() else {}
         if first.get("type") == "json_invalid":  # the same answer /api/v1/events gives
