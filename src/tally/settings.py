@@ -40,6 +40,12 @@ def _blank_is_none(value: object) -> object:
     return None if value == "" else value
 
 
+def _five_cron_fields(value: str | None) -> str | None:
+    if value is not None and len(value.split()) != 5:
+        raise ValueError("expected 5 cron fields: minute hour day-of-month month day-of-week")
+    return value
+
+
 class Section(BaseSettings):
     """A settings section: its fields read from the environment and `.env`."""
 
@@ -268,12 +274,7 @@ class AnalyticsSettings(Section):
     cache_prefix: str = Field(default="", validation_alias="TALLY_CACHE_PREFIX")
     cache_ttl_s: int = Field(default=25 * 3600, ge=60, validation_alias="TALLY_CACHE_TTL_S")
 
-    @field_validator("schedule")
-    @classmethod
-    def _five_cron_fields(cls, value: str) -> str:
-        if len(value.split()) != 5:
-            raise ValueError("expected 5 cron fields: minute hour day-of-month month day-of-week")
-        return value
+    _cron = field_validator("schedule")(_five_cron_fields)
 
 
 class AlertsSettings(Section):
@@ -412,12 +413,7 @@ class ReportsSettings(Section):
         description='JSON: URL scheme -> fsspec options (e.g. {"s3": {"endpoint_url": …}})',
     )
 
-    @field_validator("cleanup_schedule")
-    @classmethod
-    def _five_fields(cls, value: str) -> str:
-        if len(value.split()) != 5:
-            raise ValueError("expected 5 cron fields: minute hour day-of-month month day-of-week")
-        return value
+    _cron = field_validator("cleanup_schedule")(_five_cron_fields)
 
     @property
     def directory(self) -> Path:
@@ -473,12 +469,9 @@ class DbtSettings(Section):
         "target", "build_schedule", "freshness_schedule", "docs_schedule", mode="before"
     )(_blank_is_none)
 
-    @field_validator("build_schedule", "freshness_schedule", "docs_schedule")
-    @classmethod
-    def _five_fields(cls, value: str | None) -> str | None:
-        if value is not None and len(value.split()) != 5:
-            raise ValueError("expected 5 cron fields: minute hour day-of-month month day-of-week")
-        return value
+    _cron = field_validator("build_schedule", "freshness_schedule", "docs_schedule")(
+        _five_cron_fields
+    )
 
     @property
     def project(self) -> Path:
@@ -538,13 +531,10 @@ class MaintenanceSettings(Section):
         mode="before",
     )(_blank_is_none)  # fmt: skip
 
-    @field_validator("catalog_schedule", "query_stats_schedule", "task_stats_schedule",
-                     "cleanup_schedule", "backup_schedule", "full_backup_schedule")  # fmt: skip
-    @classmethod
-    def _five_fields(cls, value: str | None) -> str | None:
-        if value is not None and len(value.split()) != 5:
-            raise ValueError("expected 5 cron fields: minute hour day-of-month month day-of-week")
-        return value
+    _cron = field_validator(
+        "catalog_schedule", "query_stats_schedule", "task_stats_schedule", "cleanup_schedule",
+        "backup_schedule", "full_backup_schedule",
+    )(_five_cron_fields)  # fmt: skip
 
 
 class TextSettings(Section):

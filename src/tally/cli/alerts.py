@@ -15,7 +15,7 @@ from rich.table import Table
 from tally import keys
 from tally.alerts.channels import ChannelIn
 from tally.alerts.rules import RuleIn
-from tally.cli.common import console, fail, kv_table, show
+from tally.cli.common import console, fail, kv_table, show, when
 from tally.cli.session import session
 
 alerts_app = typer.Typer(help="Alert rules, channels and their history (SPEC §10).",
@@ -47,10 +47,6 @@ def _invalid(exc: ValidationError) -> None:
     fail(f"{where}: {first['msg']}")
 
 
-def _when(at: float | None) -> str:
-    return "—" if at is None else datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
 def _rules_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title="alert rules", title_justify="left")
     for col in ("id", "name", "kind", "state", "firing", "value", "next evaluation", "muted"):
@@ -61,7 +57,7 @@ def _rules_table(rows: list[dict[str, Any]]) -> Table:
         table.add_row(
             str(r["id"]), r["name"], r["spec"]["kind"], f"[{colour}]{r['state']}[/]",
             str(r["firing"]), show(values[0]) if len(values) == 1 else show(len(values)),
-            _when(r["next_eval_at"]), _when(r["muted_until"]) if r["muted_until"] else "",
+            when(r["next_eval_at"]), when(r["muted_until"]) if r["muted_until"] else "",
         )  # fmt: skip
     return table
 
@@ -85,7 +81,7 @@ def rules_show(ref: Ref) -> None:
         table.add_column(col)
     for g in groups:
         table.add_row(g["group"] or "(all)", g["state"], show(g["value"]), show(g["bound"]),
-                      _when(g["since"]), g["message"] or "")  # fmt: skip
+                      when(g["since"]), g["message"] or "")  # fmt: skip
     console.print(table)
 
 
@@ -166,7 +162,7 @@ def history(
     for col in ("at", "rule", "group", "change", "value", "bound", "message"):
         table.add_column(col)
     for h in rows:
-        table.add_row(_when(h["at"]), str(h["rule"]), h["group_key"] or "(all)",
+        table.add_row(when(h["at"]), str(h["rule"]), h["group_key"] or "(all)",
                       f"{h['from_state']} → {h['to_state']}", show(h["value"]), show(h["bound"]),
                       h["message"] or "")  # fmt: skip
     console.print(table)
@@ -224,7 +220,7 @@ def mute(
     until = None if off else datetime.now(UTC) + timedelta(seconds=_duration_s(str(for_)))
     with session() as runtime:
         rule = runtime.alerts.mute(ref, until)
-    console.print(f"rule {rule['name']}: " + (f"muted until {_when(rule['muted_until'])} UTC"
+    console.print(f"rule {rule['name']}: " + (f"muted until {when(rule['muted_until'])} UTC"
                                               if rule["muted_until"] else "unmuted"))  # fmt: skip
 
 

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from tally import keys
-from tally.cli.common import console, fail, show
+from tally.cli.common import console, fail, show, when
 from tally.cli.follow import follow
 from tally.cli.session import Timeout, session
 
 backup_app = typer.Typer(help="Backups of the store and the metadata DB (SPEC §13).",
                          no_args_is_help=True)  # fmt: skip
-
-
-def _when(at: float | None) -> str:
-    return "—" if at is None else datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @backup_app.command("create")
@@ -49,7 +44,7 @@ def backup_list() -> None:
         table.add_column(col)
     for b in found:
         sizes = (show(b["events"]), show(b["store_bytes"]), show(b["metadata_bytes"]))
-        table.add_row(b["id"], b["kind"], b["base"] or "", _when(b["created_at"]), *sizes)
+        table.add_row(b["id"], b["kind"], b["base"] or "", when(b["created_at"]), *sizes)
     console.print(table)
 
 
@@ -93,5 +88,5 @@ def catalog() -> None:
     for r in found:
         figures = (show(r["rows"]), show(r["bytes_on_disk"]), show(r["parts"]))
         table.add_row(r["database_name"], r["table_name"], r["engine"], *figures,
-                      _when(r["last_modified"]))  # fmt: skip
+                      when(r["last_modified"]))  # fmt: skip
     console.print(table)

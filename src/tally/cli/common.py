@@ -96,6 +96,11 @@ def setup_logging(level: str, fmt: str = "auto") -> None:
         logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
+def when(at: float | None) -> str:
+    """Epoch seconds as `YYYY-MM-DD HH:MM:SS` (UTC), or — when unset."""
+    return "—" if at is None else datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print an error and exit."""
     err_console.print(f"[bold red]error:[/] {message}")

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from tally.cli.common import console, friendly_errors, load_settings, show
+from tally.cli.common import console, friendly_errors, load_settings, show, when
 from tally.cli.session import session
 from tally.dbt.starter import write
 
 dbt_app = typer.Typer(help="dbt over the store: a starter project, runs and nodes (SPEC §12).",
                       no_args_is_help=True)  # fmt: skip
-
-
-def _when(at: float | None) -> str:
-    return "—" if at is None else datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @dbt_app.command("init")
@@ -49,7 +44,7 @@ def dbt_runs(limit: Annotated[int, typer.Option(min=1, max=500)] = 20) -> None:
     for r in found:
         statuses = ", ".join(f"{k} {v}" for k, v in r["statuses"].items())
         table.add_row(r["invocation_id"], r["command"], show(r["nodes"]), statuses,
-                      _when(r["started_at"]), r["job_id"] or "")  # fmt: skip
+                      when(r["started_at"]), r["job_id"] or "")  # fmt: skip
     console.print(table)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,7 +10,7 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from tally.cli.alerts import _invalid, _read
-from tally.cli.common import console, fail, kv_table, show
+from tally.cli.common import console, fail, kv_table, show, when
 from tally.cli.follow import follow
 from tally.cli.session import Timeout, session
 from tally.reports.definitions import ReportIn
@@ -20,10 +19,6 @@ reports_app = typer.Typer(help="Reports: definitions, runs and their files (SPEC
                           no_args_is_help=True)  # fmt: skip
 Ref = Annotated[str, typer.Argument(help="the report's id or name")]
 RunId = Annotated[str, typer.Argument(help="a run's id (see `tally reports runs`)")]
-
-
-def _when(at: float | None) -> str:
-    return "—" if at is None else datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _definition(source: str) -> ReportIn:
@@ -45,11 +40,11 @@ def reports_list() -> None:
     for r in found:
         sched = r["schedule"]
         last = r["last_run"]
-        latest = "—" if last is None else f"{last['status']} {_when(last['created_at'])}"
+        latest = "—" if last is None else f"{last['status']} {when(last['created_at'])}"
         table.add_row(
             str(r["id"]), r["name"], r["source"]["kind"], r["format"],
             "" if sched is None else f"{sched['cron']} {sched['timezone']}",
-            _when(r["next_run_at"]), latest,
+            when(r["next_run_at"]), latest,
         )  # fmt: skip
     console.print(table)
 
@@ -76,7 +71,7 @@ def reports_create(
             saved = runtime.reports.replace(definition.name, definition)
         else:
             saved = runtime.reports.create(definition)
-    nxt = f", next run {_when(saved['next_run_at'])} UTC" if saved["next_run_at"] else ""
+    nxt = f", next run {when(saved['next_run_at'])} UTC" if saved["next_run_at"] else ""
     console.print(f"report [bold]{saved['name']}[/] saved (id {saved['id']}{nxt})")
 
 
@@ -135,9 +130,9 @@ def _run_table(found: list[dict[str, Any]]) -> Table:
     for r in found:
         colour = {"done": "green", "partial": "yellow", "failed": "red"}.get(r["status"], "cyan")
         sent = ", ".join(f"{d['kind']} {d['status']}" for d in r["deliveries"]) or "—"
-        slot = _when(r["slot"]) if r["slot"] is not None else r["trigger"]
+        slot = when(r["slot"]) if r["slot"] is not None else r["trigger"]
         table.add_row(r["id"], r["name"], slot, f"[{colour}]{r['status']}[/]", show(r["rows"]),
-                      show(r["size_bytes"]), sent, _when(r["created_at"]))  # fmt: skip
+                      show(r["size_bytes"]), sent, when(r["created_at"]))  # fmt: skip
     return table
 
 

@@ -12,27 +12,24 @@ from tally.errors import UnavailableError
 from tally.jobs import Cron, JobContext, job
 from tally.jobs.housekeeping import purge
 from tally.jobs.resources import Resources
+from tally.jobs.schedule import optional_cron
 from tally.settings import DbtSettings
 from tally.store.owner import StoreOwner
 
 
-def _cron(expression: str | None, setting: str) -> Cron | None:
-    return None if expression is None else Cron(expression, setting)
-
-
 def build_schedule(dbt: DbtSettings) -> Cron | None:
     """TALLY_DBT_BUILD_SCHEDULE (unset: not scheduled)."""
-    return _cron(dbt.build_schedule, "TALLY_DBT_BUILD_SCHEDULE")
+    return optional_cron(dbt.build_schedule, "TALLY_DBT_BUILD_SCHEDULE")
 
 
 def freshness_schedule(dbt: DbtSettings) -> Cron | None:
     """TALLY_DBT_FRESHNESS_SCHEDULE (unset: not scheduled)."""
-    return _cron(dbt.freshness_schedule, "TALLY_DBT_FRESHNESS_SCHEDULE")
+    return optional_cron(dbt.freshness_schedule, "TALLY_DBT_FRESHNESS_SCHEDULE")
 
 
 def docs_schedule(dbt: DbtSettings) -> Cron | None:
     """TALLY_DBT_DOCS_SCHEDULE (unset: not scheduled)."""
-    return _cron(dbt.docs_schedule, "TALLY_DBT_DOCS_SCHEDULE")
+    return optional_cron(dbt.docs_schedule, "TALLY_DBT_DOCS_SCHEDULE")
 
 
 def _run(ctx: JobContext, command: str, select: list[str] | None, exclude: list[str] | None,

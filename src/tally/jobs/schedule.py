@@ -45,6 +45,11 @@ class Cron:
 When = Every | Cron
 
 
+def optional_cron(expression: str | None, setting: str) -> Cron | None:
+    """The cron a setting gives, or None when the setting leaves the task unscheduled."""
+    return None if expression is None else Cron(expression, setting)
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One scheduled run of a task."""

@@ -75,15 +75,18 @@ def collect(conn: Connection, figures: Figures, data_dir: Path, now: float) -> i
     ]  # fmt: skip
     rows.append({"at": now, "process": "deployment", "role": "deployment", **disk,
                  **figures.deployment()})  # fmt: skip
-    for row in rows:
-        record(conn, row)
+    conn.execute(sa.insert(t.worker_metrics), [_full(r) for r in rows])  # one executemany
     return len(rows)
+
+
+def _full(row: dict[str, Any]) -> dict[str, Any]:
+    # executemany wants the same keys in every row: what a row does not give is left empty
+    return {c.name: row.get(c.name) for c in t.worker_metrics.columns if c.name != "id"}
 
 
 def record(conn: Connection, row: dict[str, Any]) -> None:
     """One worker_metrics row (columns it does not give are left empty)."""
-    columns = [c.name for c in t.worker_metrics.columns if c.name != "id"]
-    conn.execute(sa.insert(t.worker_metrics).values({c: row.get(c) for c in columns}))
+    conn.execute(sa.insert(t.worker_metrics).values(_full(row)))
 
 
 def samples(conn: Connection, since: float) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from tally.jobs.base import JobIndex
 from tally.jobs.housekeeping import purge, run_all
 from tally.jobs.record import Status
 from tally.jobs.resources import Resources
+from tally.jobs.schedule import optional_cron
 from tally.maintenance import backup, catalog, monitoring, querystats
 from tally.maintenance.monitoring import Figures
 from tally.maintenance.service import MaintenanceService
@@ -50,18 +51,14 @@ def noop(sleep_s: float = 0.0, steps: int = 1) -> dict[str, Any]:
     return {"steps": steps}
 
 
-def _cron(expression: str | None, setting: str) -> Cron | None:
-    return None if expression is None else Cron(expression, setting)
-
-
 def catalog_schedule(m: MaintenanceSettings) -> Cron | None:
     """TALLY_CATALOG_SCHEDULE."""
-    return _cron(m.catalog_schedule, "TALLY_CATALOG_SCHEDULE")
+    return optional_cron(m.catalog_schedule, "TALLY_CATALOG_SCHEDULE")
 
 
 def query_stats_schedule(m: MaintenanceSettings) -> Cron | None:
     """TALLY_QUERY_STATS_SCHEDULE."""
-    return _cron(m.query_stats_schedule, "TALLY_QUERY_STATS_SCHEDULE")
+    return optional_cron(m.query_stats_schedule, "TALLY_QUERY_STATS_SCHEDULE")
 
 
 def monitor_every(m: MaintenanceSettings) -> Every:
@@ -71,22 +68,22 @@ def monitor_every(m: MaintenanceSettings) -> Every:
 
 def task_stats_schedule(m: MaintenanceSettings) -> Cron | None:
     """TALLY_TASK_STATS_SCHEDULE."""
-    return _cron(m.task_stats_schedule, "TALLY_TASK_STATS_SCHEDULE")
+    return optional_cron(m.task_stats_schedule, "TALLY_TASK_STATS_SCHEDULE")
 
 
 def cleanup_schedule(m: MaintenanceSettings) -> Cron | None:
     """TALLY_CLEANUP_SCHEDULE."""
-    return _cron(m.cleanup_schedule, "TALLY_CLEANUP_SCHEDULE")
+    return optional_cron(m.cleanup_schedule, "TALLY_CLEANUP_SCHEDULE")
 
 
 def backup_schedule(m: MaintenanceSettings) -> Cron | None:
     """TALLY_BACKUP_SCHEDULE (incremental)."""
-    return _cron(m.backup_schedule, "TALLY_BACKUP_SCHEDULE")
+    return optional_cron(m.backup_schedule, "TALLY_BACKUP_SCHEDULE")
 
 
 def full_backup_schedule(m: MaintenanceSettings) -> Cron | None:
     """TALLY_FULL_BACKUP_SCHEDULE."""
-    return _cron(m.full_backup_schedule, "TALLY_FULL_BACKUP_SCHEDULE")
+    return optional_cron(m.full_backup_schedule, "TALLY_FULL_BACKUP_SCHEDULE")
 
 
 @job(keys.TASK_CATALOG, queue=keys.DEFAULT_QUEUE, schedule=catalog_schedule,

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from tally.alerts.rules import RuleIn
 from tally.dashboard import charts
 from tally.dashboard.access import can_change
-from tally.dashboard.pages.common import act, back, page, rt
+from tally.dashboard.pages.common import act, back, page, rt, why
 from tally.errors import TallyError
 from tally.runtime.runtime import Runtime
 
@@ -62,16 +62,6 @@ def rule_from_form(form: dict[str, str], channels: list[str]) -> RuleIn:
     if form.get("cron", "").strip():
         data["cron"] = form["cron"].strip()
     return RuleIn.model_validate(data)
-
-
-def _why(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"] if not str(p).endswith("Spec")) or "form"
-        return f"{where}: {first['msg']}"
-    if isinstance(exc, orjson.JSONDecodeError):
-        return f"json: not JSON: {exc}"
-    return str(exc)
 
 
 @router.get("/alerts", response_class=HTMLResponse)
@@ -147,7 +137,7 @@ async def create_rule(request: Request) -> Response:
         rules = await run_in_threadpool(service.rules)
         channels = await run_in_threadpool(service.channels)
         return page(request, "alerts", status_code=422, rules=rules, channels=channels,
-                    message=_why(exc), form=fields)  # fmt: skip
+                    message=why(exc), form=fields)  # fmt: skip
     return back(f"/alerts/{saved['id']}", f"rule {saved['name']} created")
 
 
@@ -161,7 +151,7 @@ async def edit_rule(request: Request, rule_id: int) -> Response:
         definition = RuleIn.model_validate(orjson.loads(fields.get("json", "")))
         await run_in_threadpool(service.replace_rule, rule_id, definition)
     except (ValidationError, TallyError, orjson.JSONDecodeError) as exc:
-        return back(f"/alerts/{rule_id}", f"not saved: {_why(exc)}")
+        return back(f"/alerts/{rule_id}", f"not saved: {why(exc)}")
     return back(f"/alerts/{rule_id}", "rule saved")
 
 

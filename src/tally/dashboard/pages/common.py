@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from prometheus_client import REGISTRY
+from pydantic import ValidationError
 
 from tally.dashboard.access import can_change, can_read
 from tally.dashboard.history import Sample
@@ -42,6 +44,17 @@ def page(request: Request, name: str, status_code: int = 200, **context: Any) ->
     logged_in = changer and bool(request.app.state.api_tokens)
     context |= {"can_change": changer, "page": name, "logged_in": logged_in}
     return templates.TemplateResponse(request, f"{name}.html", context, status_code=status_code)
+
+
+def why(exc: Exception) -> str:
+    """A refused form's reason: the field and the message (a rule's `…Spec` tags left out)."""
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"] if not str(p).endswith("Spec")) or "form"
+        return f"{where}: {first['msg']}"
+    if isinstance(exc, orjson.JSONDecodeError):
+        return f"json: not JSON: {exc}"
+    return str(exc)
 
 
 def back(path: str, message: str) -> RedirectResponse:

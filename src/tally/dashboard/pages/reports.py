@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from tally.dashboard.access import can_change
-from tally.dashboard.pages.common import act, back, page, rt
+from tally.dashboard.pages.common import act, back, page, rt, why
 from tally.errors import TallyError
 from tally.reports.definitions import ReportIn
 from tally.runtime.runtime import Runtime
@@ -73,16 +73,6 @@ def report_from_form(form: dict[str, str]) -> ReportIn:
     return ReportIn.model_validate(data)
 
 
-def _why(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "form"
-        return f"{where}: {first['msg']}"
-    if isinstance(exc, orjson.JSONDecodeError):
-        return f"json: not JSON: {exc}"
-    return str(exc)
-
-
 async def _listing(request: Request, message: str | None, form: dict[str, str],
                    status_code: int = 200) -> Response:  # fmt: skip
     runtime = rt(request)
@@ -111,7 +101,7 @@ async def create_report(request: Request) -> Response:
         definition = report_from_form(fields)
         saved = await run_in_threadpool(rt(request).reports.create, definition)
     except (ValidationError, TallyError, orjson.JSONDecodeError, ValueError) as exc:
-        return await _listing(request, _why(exc), fields, status_code=422)
+        return await _listing(request, why(exc), fields, status_code=422)
     return back(f"/reports/{saved['id']}", f"report {saved['name']} created")
 
 
@@ -139,7 +129,7 @@ async def edit_report(request: Request, report_id: int) -> Response:
         definition = ReportIn.model_validate(orjson.loads(fields.get("json", "")))
         await run_in_threadpool(rt(request).reports.replace, report_id, definition)
     except (ValidationError, TallyError, orjson.JSONDecodeError) as exc:
-        return back(f"/reports/{report_id}", f"not saved: {_why(exc)}")
+        return back(f"/reports/{report_id}", f"not saved: {why(exc)}")
     return back(f"/reports/{report_id}", "report saved")
 
 
