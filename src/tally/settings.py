@@ -14,6 +14,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tally.keys import QUEUES
+
 S = TypeVar("S", bound="Section")
 
 
@@ -603,6 +605,42 @@ class FlowerSettings(Section):
 
     user: str = Field(default="tally", validation_alias="TALLY_FLOWER_USER")
     password: SecretStr = Field(default=SecretStr(""), validation_alias="TALLY_FLOWER_PASSWORD")
+    port: int = Field(default=5555, ge=1, le=65535, validation_alias="FLOWER_PORT")
+
+
+def _concurrency(queue: str) -> Any:
+    """A `WORKER_CONCURRENCY_<QUEUE>` field with seed 001's default for that queue."""
+    return Field(default=QUEUES[queue], ge=1, le=256,
+                 validation_alias=f"WORKER_CONCURRENCY_{queue.upper()}")  # fmt: skip
+
+
+class ProcessSettings(Section):
+    """How `tally up` and `tally worker` run processes (seed 001's and 002's variables)."""
+
+    concurrency_events: int = _concurrency("events")
+    concurrency_analytics: int = _concurrency("analytics")
+    concurrency_dbt: int = _concurrency("dbt")
+    concurrency_alerts: int = _concurrency("alerts")
+    concurrency_reports: int = _concurrency("reports")
+    concurrency_monitoring: int = _concurrency("monitoring")
+    concurrency_default: int = _concurrency("default")
+    max_jobs: int | None = Field(
+        default=None, ge=1, le=256, validation_alias=AliasChoices("TALLY_MAX_JOBS", "ARQ_MAX_JOBS"),
+        description="jobs at once in a `tally worker` started without -c (seed 002's ARQ_MAX_JOBS)",
+    )  # fmt: skip
+    burst: bool = Field(
+        default=False, validation_alias=AliasChoices("TALLY_BURST", "ARQ_BURST_MODE"),
+        description="`tally worker` exits once its queues are empty (seed 002's ARQ_BURST_MODE)",
+    )  # fmt: skip
+    prometheus_port: int | None = Field(
+        default=None, ge=1, le=65535, validation_alias="PROMETHEUS_PORT",
+        description="`tally metrics` (and `tally up`'s metrics process) listens here",
+    )  # fmt: skip
+
+    def concurrency(self, queue: str) -> int:
+        """Jobs at once for a worker of `queue` (WORKER_CONCURRENCY_<QUEUE>)."""
+        value: int = getattr(self, f"concurrency_{queue}")
+        return value
 
 
 class LogSettings(Section):
@@ -637,6 +675,7 @@ class Settings(BaseModel):
     api: ApiSettings = Field(default_factory=ApiSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     flower: FlowerSettings = Field(default_factory=FlowerSettings)
+    processes: ProcessSettings = Field(default_factory=ProcessSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     def section(self, kind: type[S]) -> S:

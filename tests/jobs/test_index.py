@@ -137,6 +137,22 @@ def test_history_is_listed_newest_first_and_filtered(make_index) -> None:  # typ
     assert (counts.succeeded_24h, counts.failed_24h) == (2, 1)
 
 
+def test_finished_since_counts_one_status_from_a_moment(make_index) -> None:  # type: ignore[no-untyped-def]
+    # Given jobs finished before and after a moment, in two queues and two statuses
+    index = make_index()
+    now = time.time()
+    for i, (queue, status, at) in enumerate([("default", Status.SUCCEEDED, now - 100),
+                                             ("default", Status.SUCCEEDED, now - 5),
+                                             ("alerts", Status.SUCCEEDED, now - 1),
+                                             ("alerts", Status.FAILED, now - 1)]):  # fmt: skip
+        index.create(rec(f"j{i}", queue=queue))
+        index.transition(f"j{i}", status, finished_at=at)
+    # When counted from ten seconds ago, then Only the later ones of that status count
+    assert index.finished_since(["default", "alerts"], Status.SUCCEEDED, now - 10) == 2
+    assert index.finished_since(["default"], Status.SUCCEEDED, now - 10) == 1
+    assert index.finished_since(["alerts"], Status.FAILED, now - 10) == 1
+
+
 def test_history_is_capped_per_queue_and_status(make_index) -> None:  # type: ignore[no-untyped-def]
     index = make_index(max_per_queue=3)
     for i in range(5):

@@ -19,6 +19,7 @@ from tally.api.routes import (
     alerts,
     analytics,
     compat_arq,
+    compat_vibe,
     dbt,
     events,
     health,
@@ -47,6 +48,7 @@ ROUTERS = (
     maintenance.router,
     text.router,
     compat_arq.router,
+    compat_vibe.router,
     health.router,
     pages.router,
 )

@@ -21,8 +21,8 @@ from tally.errors import (
     ValidationFailed,
 )
 
-# Routes that answer like the system they replace (seed 002's FastAPI + ARQ app).
-SEED_STYLE_PREFIXES = ("/api/v1/arq/",)
+# Routes that answer like the systems they replace (seeds 002 and 003, both FastAPI apps).
+SEED_STYLE_PREFIXES = ("/api/v1/arq/", "/api/jobs/")
 
 
 def install(app: FastAPI) -> None:

@@ -17,6 +17,7 @@ from tally.cli import (
     status,
     store,
     text,
+    up,
 )
 
 app = typer.Typer(
@@ -28,6 +29,9 @@ for _name, _command in (
     ("worker", processes.worker),
     ("beat", processes.beat),
     ("flower", processes.flower),
+    ("metrics", processes.metrics),
+    ("up", up.up),
+    ("down", up.down),
     ("status", status.status),
     ("demo", demo.demo),
     ("enqueue", jobs.enqueue),

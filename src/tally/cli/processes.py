@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from typing import Annotated
 
 import typer
@@ -23,7 +24,7 @@ from tally.cli.remote import announce_server, forget_server
 from tally.errors import StoreLocked, StoreUnavailable
 from tally.runtime import collector
 from tally.runtime.runtime import Runtime, embedded_runtime
-from tally.settings import Mode
+from tally.settings import Mode, Settings
 
 
 def api(
@@ -80,12 +81,22 @@ def worker(
     queues: Annotated[
         str | None, typer.Option("-Q", "--queues", help="comma-separated queues (default: all)")
     ] = None,
-    concurrency: Annotated[int, typer.Option("-c", "--concurrency", min=1)] = 4,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "-c",
+            "--concurrency",
+            min=1,
+            help="jobs at once (default: ARQ_MAX_JOBS, else WORKER_CONCURRENCY_<QUEUE> "
+            "for one queue, else 4)",
+        ),
+    ] = None,
     pool: Annotated[str | None, typer.Option(help="threads|solo|prefork")] = None,
     name: Annotated[str | None, typer.Option(help="worker name")] = None,
     burst: Annotated[
-        bool, typer.Option(help="exit once the queues are empty and the jobs done")
-    ] = False,
+        bool | None,
+        typer.Option(help="exit once the queues are empty and the jobs done (ARQ_BURST_MODE)"),
+    ] = None,
     metrics_port: Annotated[
         int | None,
         typer.Option(
@@ -110,6 +121,8 @@ def worker(
     if unknown:
         fail(f"--queues: unknown queue(s) {', '.join(unknown)}; known: {', '.join(keys.QUEUES)}")
     chosen_pool = pool or "threads"
+    jobs_at_once = concurrency or worker_concurrency(settings, selected)
+    burst = settings.processes.burst if burst is None else burst
     if settings.store.kind == "chdb" and chosen_pool == "prefork":
         fail("--pool prefork: the embedded chDB store needs one process; use threads or solo")
     if metrics_port is not None and chosen_pool == "prefork":
@@ -127,7 +140,7 @@ def worker(
             # A ClickHouse server that is down now may be up later: its tasks retry, then
             # the `database` breaker opens and flushes wait (the events stay in Redis).
             logging.getLogger("tally.worker").warning("store not reachable at start: %s", exc)
-    runtime.start_worker_services(hostname, selected, concurrency, chosen_pool, burst=burst)
+    runtime.start_worker_services(hostname, selected, jobs_at_once, chosen_pool, burst=burst)
     if metrics_port is not None:
         with friendly_errors():
             collector.serve(runtime, metrics_host, metrics_port)
@@ -137,7 +150,7 @@ def worker(
         code = run_worker(
             runtime.app,
             queues=selected,
-            concurrency=concurrency,
+            concurrency=jobs_at_once,
             pool=chosen_pool,
             loglevel=settings.log.level,
             hostname=hostname,
@@ -150,8 +163,19 @@ def worker(
     raise typer.Exit(code)
 
 
+def worker_concurrency(settings: Settings, queues: list[str]) -> int:
+    """A worker's jobs at once when -c is not given: ARQ_MAX_JOBS, one queue's own, or 4."""
+    if settings.processes.max_jobs is not None:
+        return settings.processes.max_jobs
+    if len(queues) == 1:
+        return settings.processes.concurrency(queues[0])
+    return 4
+
+
 def flower(
-    port: Annotated[int, typer.Option(min=1, max=65535)] = 5555,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="default: FLOWER_PORT, else 5555")
+    ] = None,
     address: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
 ) -> None:
     """Start Flower on Tally's broker, behind basic auth (TALLY_FLOWER_USER/PASSWORD)."""
@@ -169,7 +193,7 @@ def flower(
 
     runtime = Runtime(settings, run_tasks=False)
     auth = f"{settings.flower.user}:{password}"
-    run_flower(runtime.app, address=address, port=port, basic_auth=auth)
+    run_flower(runtime.app, address=address, port=port or settings.flower.port, basic_auth=auth)
 
 
 def beat() -> None:
@@ -184,3 +208,29 @@ def beat() -> None:
     runtime = Runtime(settings, run_tasks=False)
     runtime.watch_redis()
     run_beat(runtime.app, settings.data_dir / "beat-schedule", settings.log.level)
+
+
+def metrics(
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="default: PROMETHEUS_PORT")
+    ] = None,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+) -> None:
+    """Serve the deployment's gauges for Prometheus (seed 001's metrics process)."""
+    settings = load_settings()
+    setup_logging(settings.log.level, settings.log.format)
+    if settings.mode is Mode.EMBEDDED:
+        fail("no REDIS_URL: the embedded all-in-one serves /metrics on its API port")
+    chosen = port or settings.processes.prometheus_port
+    if chosen is None:
+        fail("--port: where to listen (or set PROMETHEUS_PORT)")
+    with friendly_errors():
+        runtime = Runtime(settings, run_tasks=False)
+        collector.serve(runtime, host, chosen)
+    err_console.print(f"[bold]Metrics:[/] http://{host}:{chosen}/metrics")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runtime.stop()

@@ -114,5 +114,9 @@ class JobIndex(ABC):
     def counts(self, queue: str, now: float) -> QueueCounts:
         """Running, held, and finished-in-24h counts of a queue."""
 
+    @abstractmethod
+    def finished_since(self, queues: list[str], status: Status, since: float) -> int:
+        """How many jobs of these queues reached the final `status` at or after `since`."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -149,6 +149,11 @@ class MemoryJobIndex(JobIndex):
             running, held, done(Status.SUCCEEDED), done(Status.FAILED), done(Status.ABORTED)
         )
 
+    def finished_since(self, queues: list[str], status: Status, since: float) -> int:
+        with self._lock:
+            return sum(1 for r in self._jobs.values() if r.queue in queues
+                       and r.status is status and (r.finished_at or 0) >= since)  # fmt: skip
+
     def _expire(self, now: float) -> None:
         cutoff = now - self.retention.ttl_s
         for job_id in [

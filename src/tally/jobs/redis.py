@@ -295,6 +295,12 @@ class RedisJobIndex(JobIndex):
             running, held, ok, failed, aborted = self._call(pipe.execute)
         return QueueCounts(int(running), int(held), int(ok), int(failed), int(aborted))
 
+    def finished_since(self, queues: list[str], status: Status, since: float) -> int:
+        with self._r.pipeline(transaction=False) as pipe:
+            for queue in queues:
+                pipe.zcount(keys.jobs_done(queue, status.value), since, "+inf")
+            return sum(int(n) for n in self._call(pipe.execute))
+
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         with redis_errors("job index"):
             return fn(*args, **kwargs)
