@@ -112,11 +112,14 @@ def api_client(base_url: str, timeout: float = 60, token: str | None = API_TOKEN
 class Proc:
     """A Tally subprocess with its log file; stopped by PID."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log: Path, cwd: Path) -> None:
+    def __init__(
+        self, args: list[str], env: dict[str, str], log: Path, cwd: Path,
+        module: str = "tally.cli.main",
+    ) -> None:  # fmt: skip
         self.log = log
         self._log_file = open(log, "wb")  # noqa: SIM115 - closed in stop()
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "tally.cli.main", *args],
+            [sys.executable, "-m", module, *args],
             env=env,
             cwd=cwd,
             stdout=self._log_file,
@@ -152,8 +155,10 @@ def procs(tmp_path: Path) -> Iterator[Callable[..., Proc]]:
     """Start Tally processes (`python -m tally.cli.main ...`); all are stopped afterwards."""
     started: list[Proc] = []
 
-    def start(*args: str, env: dict[str, str], name: str = "proc") -> Proc:
-        proc = Proc(list(args), env, tmp_path / f"{name}-{len(started)}.log", tmp_path)
+    def start(
+        *args: str, env: dict[str, str], name: str = "proc", module: str = "tally.cli.main"
+    ) -> Proc:
+        proc = Proc(list(args), env, tmp_path / f"{name}-{len(started)}.log", tmp_path, module)
         started.append(proc)
         return proc
 

@@ -117,6 +117,43 @@ class Client:
         return public(self.runtime.jobs.wait(job_id, timeout_s))
 
 
+class AnalyticsService:
+    """Seed 004's `analytics_service`: `track_event`, `flush_events_now`, `get_queue_size`.
+
+    For code written against it: `from tally import analytics_service` replaces its
+    import, and the calls stay as they were.
+    """
+
+    def __init__(self, client: Client | None = None) -> None:
+        self._client = client
+
+    @property
+    def client(self) -> Client:
+        """The SDK client behind it (the module's default one unless given)."""
+        return self._client or _client()
+
+    def track_event(self, event: dict[str, Any] | str | None = None, /, **fields: Any) -> str:
+        """Buffer one event, given as keywords or as seed 004's dict; return its event_id."""
+        if isinstance(event, dict):
+            fields = {**event, **fields}
+        elif event is not None:
+            fields["event_type"] = event
+        event_type = fields.pop("event_type", None)
+        if not isinstance(event_type, str):
+            raise ValidationFailed("event_type", "missing", "event_type: a string is required")
+        return self.client.track_event(event_type, **fields)
+
+    def flush_events_now(self) -> dict[str, Any]:
+        """Flush the buffer into the store now and wait for it (graceful shutdown, tests)."""
+        return self.client.flush_events_now()
+
+    def get_queue_size(self) -> int:
+        """Events waiting to be flushed."""
+        return self.client.get_queue_size()
+
+
+analytics_service = AnalyticsService()
+
 _default: Client | None = None
 _default_lock = threading.Lock()
 

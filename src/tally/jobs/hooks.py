@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from tally.errors import TallyError
 from tally.jobs.resources import Resources
 
 log = logging.getLogger("tally.jobs")
@@ -46,5 +47,8 @@ def finished(ended: Ended, send: Send, resources: Resources | None) -> None:
     for listener in list(LISTENERS):
         try:
             listener(ended, send, resources or Resources())
+        except TallyError as exc:  # already one clear line (a table missing, Redis down)
+            log.warning("job end listener %s skipped for %s: %s", listener.__name__,
+                        ended.job_id, exc)  # fmt: skip
         except Exception:  # a listener must not fail the job that ended
             log.exception("job end listener %s failed for %s", listener.__name__, ended.job_id)

@@ -7,6 +7,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,39 @@ def run_worker(
     )
     worker.start()
     return int(getattr(worker, "exitcode", 0) or 0)
+
+
+def prepare_for_celery_cli(
+    app: TallyCelery,
+    *,
+    schedule_path: Path,
+    on_ready: Callable[[str, list[str], int, str], None],
+    on_shutdown: Callable[[], None],
+    shutdown_grace_s: float = 25.0,
+) -> None:
+    """Make Celery's own CLI (`celery -A ... worker|beat`) run as `tally worker|beat` do.
+
+    beat gets Tally's leader-elected scheduler; a worker gets Tally's services through
+    `on_ready(hostname, queues, concurrency, pool)`, run once it consumes.
+    """
+    schedule_path.parent.mkdir(parents=True, exist_ok=True)
+    app.conf.beat_scheduler = "tally.queue.beat:LeaderScheduler"
+    app.conf.beat_schedule_filename = str(schedule_path)
+
+    def ready(sender: Any = None, **_: Any) -> None:
+        controller = getattr(sender, "controller", None)
+        if controller is None:
+            return
+        queues = sorted(app.amqp.queues.consume_from or app.amqp.queues)
+        pool = getattr(controller.pool_cls, "__module__", "prefork").rsplit(".", 1)[-1]
+        pool = {"thread": "threads"}.get(pool, pool)  # Tally says threads, as -P does
+        on_ready(str(controller.hostname), queues, int(controller.concurrency), pool)
+
+    worker_ready.connect(ready, weak=False, dispatch_uid="tally-cli-ready")
+    worker_shutdown.connect(lambda **_: on_shutdown(), weak=False, dispatch_uid="tally-cli-stop")
+    worker_shutting_down.connect(
+        lambda **_: _requeue_after(app, shutdown_grace_s), weak=False, dispatch_uid="tally-grace"
+    )
 
 
 def _requeue_after(app: TallyCelery, grace_s: float) -> None:

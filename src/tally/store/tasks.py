@@ -52,3 +52,11 @@ def store_stats(ctx: JobContext) -> dict[str, Any]:
 def db_upgrade(ctx: JobContext) -> list[str]:
     """Create or migrate the store's schema (idempotent)."""
     return ctx.resource(StoreOwner).store().upgrade()
+
+
+# Seed 004's Celery task name for the flush, for callers that send it by name.
+@job("flush_analytics_events", queue=keys.EVENTS_QUEUE, breakers=(DATABASE,),
+     when_open=WhenOpen.SKIP)  # fmt: skip
+def flush_analytics_events(ctx: JobContext) -> dict[str, Any]:
+    """Seed 004's name for events.flush."""
+    return flush_events(ctx)
