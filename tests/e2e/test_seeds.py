@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -60,15 +61,21 @@ def test_seed_000s_redis_keys_are_read_as_its_document_reads_them(
     where = urlsplit(redis_url)
     r = redis.Redis(host=str(where.hostname), port=int(where.port or 6379),
                     db=int(where.path.lstrip("/")), decode_responses=True)  # fmt: skip
-    data = json.loads(r.get("analytics_popularity_by_country"))
+
+    def get(key: str) -> Any:
+        raw = r.get(key)
+        assert isinstance(raw, str), f"{key} is missing"
+        return json.loads(raw)
+
+    data = get("analytics_popularity_by_country")
     assert sum(t["events"] for t in data["totals"].values()) == 300
     assert len(data["groups"]) == 2
     top = next(iter(data["groups"].values()))
     assert {row["entity_id"] for row in top} == {"v0", "v1", "v2"}
     for key in ("analytics_popularity_by_category", "analytics_trending_by_country",
                 "analytics_trending_by_category"):  # fmt: skip
-        assert json.loads(r.get(key)) is not None
-    metadata = json.loads(r.get("comprehensive_analytics_metadata"))
+        assert get(key)["groups"]
+    metadata = get("comprehensive_analytics_metadata")
     analysed = datetime.fromisoformat(metadata["last_analysis"])
     assert abs((datetime.now(UTC) - analysed).total_seconds()) < 300
     assert 24 * 3600 < r.ttl("analytics_popularity_by_country") <= 25 * 3600
