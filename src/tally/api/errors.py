@@ -29,7 +29,13 @@ def install(app: FastAPI) -> None:
     """Register handlers that turn Tally errors into clear JSON errors."""
 
     @app.exception_handler(TallyError)
-    async def tally_error(_: Request, exc: TallyError) -> JSONResponse:
+    async def tally_error(request: Request, exc: TallyError) -> JSONResponse:
+        seed_style = request.url.path.startswith(SEED_STYLE_PREFIXES)
+        if seed_style and type(exc) is ValidationFailed:
+            # A payload that fails Tally's checks reads like FastAPI's own 422 there too.
+            loc = ["body", *(exc.field.split(".") if exc.field else [])]
+            detail = [{"loc": loc, "msg": exc.message, "type": exc.reason}]
+            return JSONResponse(status_code=422, content={"detail": detail})
         return tally_response(exc)
 
     @app.exception_handler(RequestValidationError)

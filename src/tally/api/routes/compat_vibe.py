@@ -52,9 +52,7 @@ def _task_and_kwargs(job_type: str, payload: dict[str, Any]) -> tuple[str, dict[
     if job_type == "backup":
         given = payload.get("backup_type", "hourly")
         if given not in BACKUP_KINDS:
-            raise ValidationFailed(
-                "backup_type", "invalid", f"backup_type: {given!r} is not hourly or daily"
-            )
+            raise ValidationFailed("backup_type", "invalid", f"{given!r} is not hourly or daily")
         return keys.TASK_BACKUP, {"kind": BACKUP_KINDS[given]}
     return JOB_TYPES.get(job_type, job_type), payload
 

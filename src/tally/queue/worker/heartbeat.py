@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -42,7 +43,8 @@ class Heartbeat:
 
     def beat(self) -> None:
         """Write the record once."""
-        record = {**self._info(), "name": self._name, "pid": os.getpid(), "seen_at": time.time()}
+        record = {**self._info(), "name": self._name, "host": socket.gethostname(),
+                  "pid": os.getpid(), "seen_at": time.time()}  # fmt: skip
         key = keys.worker_heartbeat(self._name)
         ttl_s = max(1, int(self._interval_s * 3))
         call("heartbeat", lambda: self._client.set(key, orjson.dumps(record), ex=ttl_s))
