@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tally import keys
+from tally.cli.processes import worker_concurrency
 from tally.cli.supervise import Place, config_text, plan
 from tally.settings import Settings
 
@@ -74,3 +75,17 @@ def test_the_config_escapes_percent_and_restarts_what_crashes(
     assert text.count("stopwaitsecs=40") == 3
     assert "-m tally.cli.main worker -Q" in text
     assert "REDIS_URL" not in text  # the environment, secrets included, is inherited
+
+
+def test_a_plain_worker_takes_arq_max_jobs_else_its_queues_concurrency(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = settings_from(monkeypatch, WORKER_CONCURRENCY_ALERTS="6")
+    assert worker_concurrency(settings, ["alerts"]) == 6
+    assert worker_concurrency(settings, ["dbt"]) == 1
+    assert worker_concurrency(settings, ["alerts", "dbt"]) == 4
+    monkeypatch.setenv("ARQ_MAX_JOBS", "10")
+    assert worker_concurrency(Settings(), ["alerts"]) == 10
+    monkeypatch.setenv("WORKER_CONCURRENCY_DBT", "0")
+    with pytest.raises(ValueError, match="WORKER_CONCURRENCY_DBT"):
+        Settings()

@@ -8,9 +8,10 @@ import sys
 import time
 from typing import Any
 
+import httpx
 import pytest
 
-from tests.conftest import wait_until
+from tests.conftest import free_port, wait_http, wait_until
 from tests.queue.conftest import Stack
 
 pytestmark = pytest.mark.slow
@@ -61,6 +62,21 @@ def test_celery_inspect_status_and_events_see_a_tally_worker(stack: Stack) -> No
     wait_until(lambda: f"task succeeded: test.sleepy({job_id})" in events.output(),
                30, "the job's task events")  # fmt: skip
     assert f"task started: test.sleepy({job_id})" in events.output()
+
+    # And a Flower started plainly on Tally's app lists the worker and the job
+    port = free_port()
+    env = {**stack.env, "FLOWER_BASIC_AUTH": "ops:plain-flower-pw"}
+    args = ("-A", "tally.celery_app", "flower", f"--port={port}", "--address=127.0.0.1")
+    flower = stack.start(*args, env=env, name="flower", module="celery")
+    base = f"http://127.0.0.1:{port}"
+    wait_http(f"{base}/healthcheck", proc=flower)
+    auth = ("ops", "plain-flower-pw")
+
+    def listed() -> bool:
+        r = httpx.get(f"{base}/api/workers", params={"refresh": "1"}, auth=auth, timeout=30)
+        return r.status_code == 200 and "tw@test" in r.text
+
+    wait_until(listed, 60, "Flower to list the worker")
 
 
 def test_a_worker_started_by_celerys_cli_runs_jobs_and_reports_to_tally(stack: Stack) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.conftest import clean_env, free_port
+from tests.conftest import clean_env, free_port, wait_until
 from tests.conftest import run_tally as tally
 from tests.queue.conftest import Stack
 
@@ -18,6 +18,24 @@ pytestmark = pytest.mark.slow
 def test_burst_worker_drains_its_queue_and_exits(stack: Stack) -> None:
     ids = [stack.enqueue("test.sleepy", kwargs={"seconds": 0.3, "steps": 3}) for _ in range(5)]
     worker = stack.worker("-Q", "default", "-c", "2", "--burst")
+    worker.popen.wait(60)
+    assert worker.popen.returncode == 0, worker.output()[-2000:]
+    assert all(stack.job(j)["status"] == "succeeded" for j in ids)
+
+
+def test_seed_002s_arq_max_jobs_and_burst_mode_set_a_plain_worker(stack: Stack) -> None:
+    # Given seed 002's variables, and a worker started with no -c and no --burst
+    ids = [stack.enqueue("test.sleepy", kwargs={"seconds": 1.5, "steps": 3}) for _ in range(6)]
+    env = {**stack.env, "ARQ_MAX_JOBS": "3", "ARQ_BURST_MODE": "true"}
+    worker = stack.start("worker", "-Q", "default", "--name", "arq@test", env=env, name="arq")
+
+    # Then it runs 3 jobs at once, and exits once the queue is drained
+    def seen() -> list[dict[str, object]]:
+        listed = stack.client.get("/api/v1/health").json()["workers"]
+        return [w for w in listed if w["name"] == "arq@test"]
+
+    wait_until(lambda: bool(seen()), 30, "the worker's heartbeat")
+    assert seen()[0]["concurrency"] == 3
     worker.popen.wait(60)
     assert worker.popen.returncode == 0, worker.output()[-2000:]
     assert all(stack.job(j)["status"] == "succeeded" for j in ids)
