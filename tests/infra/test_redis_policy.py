@@ -270,3 +270,18 @@ def test_the_sdk_surfaces_an_evicting_redis_as_it_surfaces_redis_down(
         client.track_event("video_view", entity_type="video", entity_id="v1", country="FR")
     assert isinstance(raised.value, RedisMayEvict)
     assert client.get_queue_size() == 0
+
+
+def test_health_says_full_from_a_refusal_until_an_append_goes_in(
+    servers: Callable[..., RedisServer],
+) -> None:
+    # Given a guard on a Redis with room (its reading alone would say all is well)
+    server = servers("sticky", "--maxmemory", "64mb", "--maxmemory-policy", "noeviction")
+    guard = _guard(server)
+    assert guard.check().problems == ()
+    # When Redis refused an append for memory, then health says full
+    guard.refused_full()
+    assert any("redis is full" in p for p in guard.check().problems)
+    # And once an append goes in again, it does not
+    guard.wrote([b"{}"])
+    assert not any("redis is full" in p for p in guard.check().problems)

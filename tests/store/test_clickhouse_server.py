@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import uuid
 from typing import Any
 
 import pytest
@@ -10,6 +12,9 @@ from pydantic import SecretStr
 from tally.errors import StoreError, StoreUnavailable
 from tally.runtime.factory import build_store
 from tally.settings import StoreSettings, redact_url
+from tally.store import sql
+from tally.store.clickhouse import ClickHouseStore
+from tally.store.sql import Names
 from tests.clickhouse_server import PASSWORD
 from tests.conftest import free_port
 
@@ -56,3 +61,27 @@ def test_a_wrong_password_or_a_closed_port_is_one_clear_error_without_the_secret
     with pytest.raises(StoreUnavailable) as down:
         _count(closed)
     assert "pw-55" not in str(down.value)
+
+
+def test_a_stage_left_by_a_crashed_flush_is_dropped_at_upgrade(clickhouse_server: Any) -> None:
+    # Given a server store, and the stage table a flush killed mid-insert leaves behind
+    names = Names(database=f"stale_{uuid.uuid4().hex[:8]}", table="user_events")
+    store = ClickHouseStore(clickhouse_server.url, names, 90)
+    try:
+        store.upgrade()
+        store.command(sql.create_stage(names.stage_for("crashed")))
+        mine = sql.create_stage(names.stage_for("running"))
+        time.sleep(3.1)  # the table times are whole seconds
+        store.command(mine)  # a flush running now: younger than the age limit
+        # When stale stages are dropped, then only the old one goes
+        assert store.drop_stale_stages(older_than_s=2) == 1
+        left = store.query(
+            "SELECT name FROM system.tables WHERE database = {db:String} ORDER BY name",
+            {"db": names.database},
+        )
+        assert [r["name"] for r in left if r["name"].startswith(sql.STAGE_PREFIX)] == [
+            f"{sql.STAGE_PREFIX}_running"
+        ]
+    finally:
+        store.command(f"DROP DATABASE IF EXISTS {names.database}")
+        store.close()

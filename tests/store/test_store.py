@@ -337,3 +337,20 @@ def test_a_stray_config_xml_in_the_working_directory_does_not_change_the_store(
     assert logged > 0
     assert not list(stray.iterdir())
     assert (tmp_path / "data" / "chdb" / "tally-chdb.xml").exists()
+
+
+def test_a_batch_that_does_not_parse_writes_nothing_and_leaves_no_stage(store: Store) -> None:
+    # Given a batch whose last line has a key no event has
+    bad = ndjson(20) + b'\n{"event_id": "x", "no_such_column": 1}'
+    # When it is inserted, then the store refuses it, and nothing of it is stored
+    with pytest.raises(StoreError):
+        store.insert_ndjson(bad, dedup_window_s=3600)
+    assert store.query(f"SELECT count() AS n FROM {NAMES.events}")[0]["n"] == 0
+    # And the next batch goes in; no stage of a server flush is left behind
+    assert store.insert_ndjson(ndjson(20), dedup_window_s=3600) == 20
+    stages = store.query(
+        "SELECT name FROM system.tables WHERE database = {db:String} "
+        "AND startsWith(name, 'tally_flush_stage_')",
+        {"db": NAMES.database},
+    )
+    assert stages == []

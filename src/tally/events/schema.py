@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationInfo,
+    WithJsonSchema,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -173,7 +174,13 @@ def _check_metadata_size(text: str) -> None:
 # checks are per field and never assign to the model: ingest validates tens of thousands of
 # events a second per core, and each Python call and attribute write costs (bench/ingest.py).
 # Ids often arrive as numbers from client apps; they are stored as their decimal text.
-Ident = Annotated[str, Field(max_length=256, coerce_numbers_to_str=True)]
+# Ids may come as numbers (seed 004's integer user ids): stored as their text. The schema says
+# so, or a client sending one would seem to break the documented contract.
+Ident = Annotated[
+    str,
+    Field(max_length=256, coerce_numbers_to_str=True),
+    WithJsonSchema({"anyOf": [{"type": "string", "maxLength": 256}, {"type": "number"}]}),
+]
 Text64 = Annotated[str, Field(max_length=64)] | None
 
 

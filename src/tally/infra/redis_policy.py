@@ -37,6 +37,10 @@ FULL_AT = 0.9
 MEMORY_READ_EVERY_S = 1.0
 # Redis's memory per byte of encoded event in the buffer (bench/redis_sizing.py: 1.10).
 OVERHEAD = 1.2
+# Health says "full" from a refusal for memory until ingest is admitted again, for this long
+# at most: Redis's used_memory moves around the threshold (client buffers come and go), and
+# an operator asking right after a 503 must not be told all is well.
+REFUSED_SHOWN_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +132,7 @@ class PolicyGuard:
         self._require_persistence = require_persistence
         self.policy: RedisPolicy | None = None
         self._memory_read_at = 0.0
+        self._refused_at: float | None = None
         self._loop = Periodic("tally-redis-policy", self.refresh, check_s, log=log)
 
     def start(self) -> None:
@@ -193,13 +198,19 @@ class PolicyGuard:
             policy = self._fresh_memory(policy)
             if policy.full:
                 pct = 100 * policy.used_memory_bytes / policy.maxmemory_bytes
+                self._refused_at = time.monotonic()
                 raise RedisFull(
                     f"Redis is at {pct:.0f}% of its maxmemory: events are refused until a "
                     "flush frees the buffer (the rest is kept for flushes and jobs)"
                 )
 
+    def refused_full(self) -> None:
+        """Redis itself refused an append for memory (OOM): health says full, as above."""
+        self._refused_at = time.monotonic()
+
     def wrote(self, lines: list[bytes]) -> None:
         """Ingest appended these events: count them until the next memory reading."""
+        self._refused_at = None  # an append went in: no longer refusing
         policy = self.policy
         if policy is not None and policy.maxmemory_bytes > 0:  # sized only under a limit
             used = policy.used_memory_bytes + int(sum(map(len, lines)) * OVERHEAD)
@@ -230,7 +241,10 @@ class PolicyGuard:
             problems.append(
                 f"redis maxmemory-policy {policy.maxmemory_policy} may evict buffered events"
             )
-        if policy.full:
+        refused = self._refused_at is not None and (
+            time.monotonic() - self._refused_at < REFUSED_SHOWN_S
+        )
+        if policy.full or refused:
             problems.append("redis is full: ingest and enqueue are refused (buffer_full)")
         if self._require_persistence and not policy.aof:
             problems.append("redis has no AOF and TALLY_REQUIRE_REDIS_PERSISTENCE is set")

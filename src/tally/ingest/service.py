@@ -9,7 +9,7 @@ from prometheus_client import Counter
 
 from tally import keys
 from tally.buffer.base import EventBuffer
-from tally.errors import RateLimited, UnavailableError
+from tally.errors import RateLimited, RedisFull, UnavailableError
 from tally.events.accept import AcceptOptions
 from tally.ingest.ingest import IngestResult, ingest
 from tally.ingest.ratelimit import ANONYMOUS, RateLimiter
@@ -47,6 +47,9 @@ class Admission(Protocol):
 
     def wrote(self, lines: list[bytes]) -> None:
         """These encoded events were appended."""
+
+    def refused_full(self) -> None:
+        """Redis refused an append for lack of memory."""
 
 
 class IngestService:
@@ -86,6 +89,8 @@ class IngestService:
             raise
         except UnavailableError as exc:
             INGEST_REFUSED.labels(reason=exc.reason).inc()
+            if isinstance(exc, RedisFull) and self._admission is not None:
+                self._admission.refused_full()
             raise
         if result.flush_due:
             try:

@@ -159,7 +159,7 @@ class ChdbStore(Store):
             try:
                 self._stage_file.write_bytes(ndjson)
                 if not self._stage_ready:
-                    self._conn.query(sql.create_stage(self.names), "CSV")
+                    self._conn.query(sql.create_stage(stage), "CSV")
                     self._stage_ready = True
                 self._conn.query(f"TRUNCATE TABLE {stage}", "CSV")
                 self._conn.query(sql.fill_stage(self.names, str(self._stage_file)), "CSV")

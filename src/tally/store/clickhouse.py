@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -48,7 +49,9 @@ class ClickHouseStore(Store):
             return fn(*args, **kwargs)
 
     def upgrade(self) -> list[str]:
-        return migrations.upgrade(self, self.names, self.retention_days)
+        applied = migrations.upgrade(self, self.names, self.retention_days)
+        self.drop_stale_stages()
+        return applied
 
     def command(self, sql_text: str, params: dict[str, Any] | None = None) -> None:
         self._call(self._client.command, sql_text, parameters=params)
@@ -78,20 +81,35 @@ class ClickHouseStore(Store):
     def insert_ndjson(self, ndjson: bytes, dedup_window_s: int) -> int:
         if not ndjson:
             return 0
-        from clickhouse_connect.driver.external import ExternalData
-
-        batch = ExternalData(
-            file_name="batch.ndjson", data=ndjson, fmt="JSONEachRow", structure=sql.BATCH_STRUCTURE
-        )
-        # The names first, then the events (store.lookups); each statement sends the batch.
-        for statement in lookups.record_names(self.names, "batch", sql.BATCH_DAY):
-            self._call(self._client.command, statement, external_data=batch)
-        summary = self._call(
-            self._client.command,
-            sql.insert_batch(self.names, "batch", dedup_window_s),
-            external_data=batch,
-        )
+        # The batch goes over once and is parsed once, into a Memory table of this flush's
+        # own; the names and the events are then read from it. Sent as external data to each
+        # statement instead, it was parsed three times: 0.27x a bare insert (issue 18).
+        stage = self.names.stage_for(uuid.uuid4().hex[:16])
+        self.command(sql.create_stage(stage))
+        try:
+            self._call(self._client.raw_insert, stage, insert_block=ndjson, fmt="JSONEachRow",
+                       settings={"input_format_skip_unknown_fields": 0})  # fmt: skip
+            # The names first, then the events (store.lookups).
+            for statement in lookups.record_names(self.names, stage, sql.BATCH_DAY):
+                self.command(statement)
+            summary = self._call(
+                self._client.command, sql.insert_batch(self.names, stage, dedup_window_s)
+            )
+        finally:
+            self.command(f"DROP TABLE IF EXISTS {stage} SYNC")
         return int(getattr(summary, "written_rows", 0) or 0)
+
+    def drop_stale_stages(self, older_than_s: int = 3600) -> int:
+        """Drop stage tables a crashed flush left behind; how many."""
+        rows = self.query(
+            "SELECT name FROM system.tables WHERE database = {db:String} "
+            "AND startsWith(name, {prefix:String}) "
+            "AND metadata_modification_time < now() - toIntervalSecond({age:UInt32})",
+            {"db": self.names.database, "prefix": f"{sql.STAGE_PREFIX}_", "age": older_than_s},
+        )
+        for row in rows:
+            self.command(f"DROP TABLE IF EXISTS {self.names.database}.{row['name']} SYNC")
+        return len(rows)
 
     def close(self) -> None:
         self._client.close()

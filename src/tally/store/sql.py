@@ -16,6 +16,10 @@ BATCH_STRUCTURE: Final = ", ".join(
 BATCH_DAY: Final = "toDate(fromUnixTimestamp64Milli(created_at, 'UTC'))"
 
 
+# Stage tables are named from this; a server's leftovers (a crashed flush) are found by it.
+STAGE_PREFIX: Final = "tally_flush_stage"
+
+
 def quote(text: str) -> str:
     """A ClickHouse string literal."""
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
@@ -36,7 +40,11 @@ class Names:
     @property
     def stage(self) -> str:
         """The in-memory table a chDB flush parses its batch into (not a migration)."""
-        return f"{self.database}.tally_flush_stage"
+        return f"{self.database}.{STAGE_PREFIX}"
+
+    def stage_for(self, token: str) -> str:
+        """A server flush's own stage (several workers may flush one server at once)."""
+        return f"{self.database}.{STAGE_PREFIX}_{token}"
 
     @property
     def resort(self) -> str:
@@ -121,9 +129,9 @@ def resort_events_table(names: Names, retention_days: int) -> list[str]:
     ]
 
 
-def create_stage(names: Names) -> str:
+def create_stage(table: str) -> str:
     """The Memory table holding one batch as the buffer encodes it, between parse and insert."""
-    return f"CREATE TABLE IF NOT EXISTS {names.stage} ({BATCH_STRUCTURE}) ENGINE = Memory"
+    return f"CREATE TABLE IF NOT EXISTS {table} ({BATCH_STRUCTURE}) ENGINE = Memory"
 
 
 def fill_stage(names: Names, path: str) -> str:
