@@ -41,6 +41,19 @@ def test_seed_002s_arq_max_jobs_and_burst_mode_set_a_plain_worker(stack: Stack) 
     assert all(stack.job(j)["status"] == "succeeded" for j in ids)
 
 
+def test_ping_worker_finds_this_hosts_heartbeat_and_fails_without_one(
+    stack: Stack, tmp_path: Path
+) -> None:
+    # Given no worker, then the container health check fails, saying why
+    alone = tally("ping", "worker", env=stack.env, cwd=tmp_path)
+    assert alone.returncode == 1
+    assert "no worker of host" in alone.stderr
+    # When this host runs a worker, then it passes
+    stack.worker("-Q", "default", "-c", "1")
+    wait_until(lambda: tally("ping", "worker", env=stack.env, cwd=tmp_path).returncode == 0,
+               30, "the worker's heartbeat")  # fmt: skip
+
+
 def test_an_abort_made_while_no_worker_runs_holds_after_workers_start(stack: Stack) -> None:
     # Given a queued job and no worker; it is aborted
     rec = {"redis_url": stack.redis_url, "key": "ran"}

@@ -7,12 +7,11 @@ from enum import StrEnum
 from typing import Annotated
 
 import httpx
-import orjson
 import typer
 
-from tally import keys
 from tally.cli.common import fail, friendly_errors, load_settings
-from tally.infra.redis import connect, redis_errors
+from tally.infra.redis import connect
+from tally.queue.inspect import workers_seen
 from tally.settings import Settings
 
 
@@ -50,9 +49,8 @@ def _worker(settings: Settings, timeout_s: float) -> None:
     host = socket.gethostname()
     client = connect(url, timeout_s)
     try:
-        with friendly_errors(), redis_errors("worker heartbeats"):
-            names = list(client.scan_iter(match=f"{keys.WORKER_HEARTBEAT_PREFIX}*", count=1000))
-            records = [orjson.loads(r) for r in (client.mget(names) if names else []) if r]
+        with friendly_errors():
+            records = workers_seen(client)
     finally:
         client.close()
     if not any(r.get("host") == host for r in records):

@@ -198,14 +198,13 @@ class PolicyGuard:
             policy = self._fresh_memory(policy)
             if policy.full:
                 pct = 100 * policy.used_memory_bytes / policy.maxmemory_bytes
-                self._refused_at = time.monotonic()
                 raise RedisFull(
                     f"Redis is at {pct:.0f}% of its maxmemory: events are refused until a "
                     "flush frees the buffer (the rest is kept for flushes and jobs)"
                 )
 
     def refused_full(self) -> None:
-        """Redis itself refused an append for memory (OOM): health says full, as above."""
+        """Ingest was refused for memory (here, or by Redis's OOM): health says full."""
         self._refused_at = time.monotonic()
 
     def wrote(self, lines: list[bytes]) -> None:

@@ -49,7 +49,7 @@ class Admission(Protocol):
         """These encoded events were appended."""
 
     def refused_full(self) -> None:
-        """Redis refused an append for lack of memory."""
+        """Ingest was refused for lack of memory (by the admission itself, or by Redis)."""
 
 
 class IngestService:
